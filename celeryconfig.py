@@ -1,0 +1,39 @@
+"""Celery's settings, built from tweetfeed's one settings object (``TWEETFEED_*``)."""
+
+from __future__ import annotations
+
+from kombu import Exchange, Queue
+
+from pipeline.settings import get_settings
+from pipeline.tasknames import QUEUES, ROUTES
+
+_settings = get_settings()
+
+broker_url = _settings.celery_broker_url
+broker_connection_retry_on_startup = True
+# A task whose worker died is redelivered after this long (acks_late on Redis).
+broker_transport_options = {"visibility_timeout": 900}
+
+task_serializer = "json"
+result_serializer = "json"
+event_serializer = "json"
+accept_content = ["json"]
+task_ignore_result = True
+
+# At-least-once: a task is acknowledged only after it ran, and requeued if its worker is lost.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+task_queues = [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES]
+task_default_queue = "ingest"
+task_routes = {name: {"queue": queue} for name, queue in ROUTES.items()}
+
+# Flower shows tasks as they are sent, start and finish.
+worker_send_task_events = True
+task_send_sent_event = True
+
+timezone = "UTC"
+enable_utc = True
+beat_schedule: dict[str, dict[str, object]] = {}
+beat_schedule_filename = str(_settings.var_path / "celerybeat-schedule")

@@ -1,0 +1,177 @@
+"""SQLAlchemy 2 models: the tables that tests, dashboards and users query by name."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from models.types import AutoId, Blob, ExactString, LongText, UTCDateTime
+
+MYSQL_TABLE_ARGS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci"}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AbstractTweet:
+    """The columns every tweet table has. Subclass it (with ``Base``) to add columns of your own.
+
+    Point ``TWEETFEED_TWEET_MODEL`` at ``package.module:YourTweet`` and the ingest path stores
+    into your table. To fill your extra columns, define
+    ``@classmethod extra_values(cls, record: dict) -> dict``: it receives the parsed record
+    (``record["payload"]`` is the decoded JSON object) and returns column values.
+    """
+
+    __tablename__ = "tweets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lang: Mapped[str | None] = mapped_column(String(16))
+    in_reply_to_id: Mapped[int | None] = mapped_column(BigInteger)
+    retweeted_id: Mapped[int | None] = mapped_column(BigInteger)
+    quoted_id: Mapped[int | None] = mapped_column(BigInteger)
+    source_format: Mapped[str] = mapped_column(String(4))
+    # The payload exactly as received, lz4-compressed (pipeline.raw); jsonb would cap ingest
+    # near 9k rows/s because the server parses and compresses every payload.
+    raw: Mapped[bytes] = mapped_column(Blob, deferred=True)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[object, ...]:
+        name = cls.__tablename__
+        return (
+            Index(f"ix_{name}_author_id", "author_id"),
+            Index(f"ix_{name}_created_at", "created_at"),
+            MYSQL_TABLE_ARGS,
+        )
+
+
+class Tweet(AbstractTweet, Base):
+    """The default tweet table, ``tweets``."""
+
+
+class TwitterUser(Base):
+    """The latest profile seen of an author (newer observations replace older ones)."""
+
+    __tablename__ = "twitter_users"
+    __table_args__ = (Index("ix_twitter_users_screen_name", "screen_name"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    screen_name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(200))
+    followers_count: Mapped[int | None] = mapped_column(BigInteger)
+    following_count: Mapped[int | None] = mapped_column(BigInteger)
+    verified: Mapped[bool | None] = mapped_column(Boolean)
+    profile_image_url: Mapped[str | None] = mapped_column(Text)
+    profile_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TweetHashtag(Base):
+    __tablename__ = "tweet_hashtags"
+    __table_args__ = (Index("ix_tweet_hashtags_tag", "tag"), MYSQL_TABLE_ARGS)
+
+    tweet_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tag: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
+
+
+class TweetMention(Base):
+    __tablename__ = "tweet_mentions"
+    __table_args__ = (Index("ix_tweet_mentions_user_id", "user_id"), MYSQL_TABLE_ARGS)
+
+    tweet_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class TweetDeletion(Base):
+    """A delete notice, kept so that a delete arriving before its tweet still wins."""
+
+    __tablename__ = "tweet_deletions"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    tweet_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FilterTerm(Base):
+    __tablename__ = "filter_terms"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    term: Mapped[str] = mapped_column(ExactString(512), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class ApiKey(Base):
+    """Credentials for the X API. ``repr()`` never shows a secret."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    name: Mapped[str] = mapped_column(ExactString(191), unique=True)
+    bearer_token: Mapped[str | None] = mapped_column(Text)
+    api_key: Mapped[str | None] = mapped_column(Text)
+    api_secret: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    access_token_secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    def __repr__(self) -> str:
+        return f"ApiKey(id={self.id!r}, name={self.name!r}, secrets=***)"
+
+
+class StreamProcess(Base):
+    """One listener process: its heartbeat, state and counts, for the status page."""
+
+    __tablename__ = "stream_processes"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    keys_name: Mapped[str | None] = mapped_column(String(191))
+    state: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime)
+    tweets_received: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadLetter(Base):
+    """A record that could not be stored, with the reason, kept for a person to look at."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_received_at", "received_at"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(LongText)
+    payload: Mapped[bytes] = mapped_column(Blob)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Hash of source, reason and payload: replaying a batch must not add a second row.
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+@cache
+def load_tweet_model() -> type[AbstractTweet]:
+    """The tweet class in use: ``TWEETFEED_TWEET_MODEL`` if set, else :class:`Tweet`."""
+    from pipeline.settings import get_settings
+
+    dotted = get_settings().tweet_model
+    if dotted is None:
+        return Tweet
+    module_name, _, attr = dotted.partition(":")
+    model = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(model, type) and issubclass(model, AbstractTweet)):
+        raise TypeError(f"TWEETFEED_TWEET_MODEL={dotted!r} is not a subclass of AbstractTweet")
+    return model

@@ -1,0 +1,1 @@
+"""tweetfeed's domain logic: parsing, ingest, listener. Never imports celery."""

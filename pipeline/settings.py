@@ -1,0 +1,143 @@
+"""One frozen settings object, read from ``TWEETFEED_*`` environment variables once.
+
+A bad value fails at start with an error that names the variable, so a typo in a deployment is
+caught before the first tweet rather than in the middle of the night.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+PREFIX = "TWEETFEED_"
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A ``TWEETFEED_*`` variable holds a value that cannot be used."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true/false, yes/no, on/off or 1/0")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+def _url(raw: str) -> str:
+    if "://" not in raw:
+        raise ValueError("expected a URL such as scheme://host/…")
+    return raw
+
+
+def _text(raw: str) -> str | None:
+    return raw or None
+
+
+def _dotted(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.fullmatch(r"[\w.]+:[\w.]+", raw):
+        raise ValueError("expected 'package.module:ClassName'")
+    return raw
+
+
+def redact_url(url: str | None) -> str | None:
+    """Return ``url`` with any password replaced by ``***``, safe for logs and ``repr()``."""
+    if url is None:
+        return None
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _setting(default: Any, parse: Callable[[str], Any], doc: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of tweetfeed; see the README's configuration table."""
+
+    database_url: str = _setting(
+        "sqlite:///var/tweetfeed.sqlite3", _url, "SQLAlchemy URL of the SQL store"
+    )
+    redis_url: str = _setting("redis://127.0.0.1:6379/0", _url, "Redis for feeds and batches")
+    broker_url: str | None = _setting(None, _url, "Celery broker (defaults to REDIS_URL)")
+    poll_interval: float = _setting(10.0, _positive_float, "seconds between filter-term polls")
+    capture_embedded: bool = _setting(False, _bool, "store retweeted/quoted tweets as tweets")
+    default_keys_name: str | None = _setting(None, _text, "API keys the listener uses")
+    prevent_exit: bool = _setting(False, _bool, "restart the stream after fatal errors")
+    batch_size: int = _setting(500, _positive_int, "lines per ingest task")
+    batch_wait_ms: int = _setting(250, _positive_int, "longest a line waits for its batch")
+    max_line_bytes: int = _setting(8 << 20, _positive_int, "longer lines are dead-lettered")
+    feed_max_length: int = _setting(1000, _positive_int, "items kept per feed")
+    fanout_chunk_size: int = _setting(500, _positive_int, "feeds written per fan-out task")
+    celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
+    tweet_model: str | None = _setting(None, _dotted, "swap in a subclass of AbstractTweet")
+    disable_fanout: bool = _setting(False, _bool, "turn fan-out off")
+    x_api_base_url: str = _setting("https://api.twitter.com", _url, "X API base URL")
+    var_dir: str = _setting("var", _text, "where embedded Redis, SQLite and spools live")
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def var_path(self) -> Path:
+        return Path(self.var_dir)
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_url"):
+                value = redact_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``TWEETFEED_*`` variable; raise SettingsError naming the first bad one."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = PREFIX + f.name.upper()
+            raw = env.get(name)
+            if raw is None:
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw.strip())
+            except ValueError as exc:
+                raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
+        return cls(**values)
+
+    @classmethod
+    def documentation(cls) -> list[tuple[str, Any, str]]:
+        """(variable, default, meaning) for every setting, for ``tweetfeed settings``."""
+        return [(PREFIX + f.name.upper(), f.default, f.metadata["doc"]) for f in fields(cls)]
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,113 @@
+"""Where the listener hands batches: Celery (via parked Redis batches) or a JSONL file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline import batches, tasknames
+from pipeline.batcher import Batch
+from pipeline.enqueue import TaskSender
+
+log = logging.getLogger(__name__)
+
+
+class EnqueueSink:
+    """Parks each batch in Redis and sends one ``tweetfeed.ingest_batch`` task for it."""
+
+    def __init__(self, redis: Any, sender: TaskSender, source: str) -> None:
+        self.redis = redis
+        self.sender = sender
+        self.source = source
+        self.batches = 0
+
+    def __call__(self, batch: Batch) -> None:
+        key = batches.park(self.redis, batch.lines)
+        payload: dict[str, Any] = {
+            "batch": key,
+            "source": self.source,
+            "received_at": batch.received_at,
+        }
+        if batch.truncated:
+            payload["truncated"] = batch.truncated
+        self.sender.send(tasknames.INGEST_BATCH, payload)
+        self.batches += 1
+
+
+def split_embedded(line: bytes, capture: bool) -> list[bytes]:
+    """The ``--to-file`` rewrite of one line, as the original app did it.
+
+    Embedded tweets (v1 ``retweeted_status``/``quoted_status``, v2 ``includes.tweets``) are
+    removed from the message; when capturing they go onto lines of their own, before the line
+    that embedded them. A v1 retweet keeps ``retweeted_status_id_str`` so its link survives.
+    Lines that are not JSON objects are written unchanged: the worker that reads the file
+    back will dead-letter them with the reason.
+    """
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return [line]
+    if not isinstance(message, dict):
+        return [line]
+    out: list[bytes] = []
+    if "data" in message:
+        included = (message.get("includes") or {}).pop("tweets", None)
+        if included is None:
+            return [line]
+        users = (message.get("includes") or {}).get("users", [])
+        for tweet in included if capture else ():
+            authors = [u for u in users if u.get("id") == tweet.get("author_id")]
+            out.append(orjson.dumps({"data": tweet, "includes": {"users": authors}}))
+    else:
+        if not any(k in message for k in ("retweeted_status", "quoted_status")):
+            return [line]
+        _pop_embedded(message, capture, out)
+    out.append(orjson.dumps(message))
+    return out
+
+
+def _pop_embedded(tweet: dict[str, Any], capture: bool, out: list[bytes]) -> None:
+    for key in ("retweeted_status", "quoted_status"):
+        inner = tweet.pop(key, None)
+        if not isinstance(inner, dict):
+            continue
+        tweet.setdefault(f"{key}_id_str", str(inner.get("id_str") or inner.get("id")))
+        _pop_embedded(inner, capture, out)
+        if capture:
+            out.append(orjson.dumps(inner))
+
+
+class FileSink:
+    """Appends raw JSON lines to a file, synced to disk after every batch."""
+
+    def __init__(self, path: str, capture: bool) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.file = Path(path).open("ab")  # noqa: SIM115 - open for the listener's lifetime
+        self.rejected_path = Path(path + ".rejected")
+        self.capture = capture
+
+    def __call__(self, batch: Batch) -> None:
+        cut = {index for index, _ in batch.truncated}
+        lines = []
+        for index, line in enumerate(batch.lines):
+            if index in cut:
+                self._reject(line)
+                continue
+            lines.extend(split_embedded(line, self.capture))
+        self.file.write(b"".join(line + b"\n" for line in lines))
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def _reject(self, sample: bytes) -> None:
+        # An oversize line would be dead-lettered on replay anyway; keep its sample beside the
+        # file rather than in it, so the file stays a valid stream.
+        log.warning("oversize line: its first bytes go to %s", self.rejected_path)
+        with self.rejected_path.open("ab") as rejected:
+            rejected.write(sample + b"\n")
+
+    def close(self) -> None:
+        self.file.close()

@@ -1,0 +1,94 @@
+"""Each dialect's insert-or-ignore and upsert, behind three small functions.
+
+Rows are always written in key order: two workers inserting overlapping batches then take row
+locks in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Table, delete, func, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+CHUNK = 1000  # bounded IN lists and statements, whatever the batch size
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert_ignore(session: Session, table: Table) -> Insert:
+    name = _dialect(session)
+    if name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    if name in {"mysql", "mariadb"}:
+        return mysql.insert(table).prefix_with("IGNORE")
+    raise NotImplementedError(f"no insert-or-ignore for dialect {name!r}")
+
+
+def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> list[int]:
+    """Insert ``rows`` that are not there yet; return the keys of exactly those inserted."""
+    if not rows:
+        return []
+    stmt = _insert_ignore(session, table).returning(table.c[key])
+    return sorted(session.execute(stmt, rows).scalars())
+
+
+def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping any whose key exists already."""
+    if rows:
+        session.execute(_insert_ignore(session, table), rows)
+
+
+def upsert_newer(
+    session: Session, table: Table, rows: list[dict[str, Any]], key: str, stamp: str
+) -> None:
+    """Insert rows, or replace existing ones whose ``stamp`` is not newer than the new row's."""
+    if not rows:
+        return
+    name = _dialect(session)
+    columns = [c.name for c in table.columns if c.name not in {key, stamp}] + [stamp]
+    if name in {"postgresql", "sqlite"}:
+        module: Any = postgresql if name == "postgresql" else sqlite
+        stmt = module.insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={c: stmt.excluded[c] for c in columns},
+            where=table.c[stamp] <= stmt.excluded[stamp],
+        )
+    elif name in {"mysql", "mariadb"}:
+        stmt = mysql.insert(table)
+        newer = table.c[stamp] <= stmt.inserted[stamp]
+        # MySQL assigns left to right with the values already updated, so the stamp goes last.
+        stmt = stmt.on_duplicate_key_update(
+            [(c, func.if_(newer, stmt.inserted[c], table.c[c])) for c in columns]
+        )
+    else:
+        raise NotImplementedError(f"no upsert for dialect {name!r}")
+    session.execute(stmt, rows)
+
+
+def existing(session: Session, column: Column[Any], keys: Iterable[int]) -> set[int]:
+    """The subset of ``keys`` present in ``column``."""
+    keys = sorted(set(keys))
+    found: set[int] = set()
+    for part in chunks(keys):
+        found.update(session.execute(select(column).where(column.in_(part))).scalars())
+    return found
+
+
+def delete_where_in(session: Session, column: Column[Any], keys: Sequence[int]) -> None:
+    for part in chunks(sorted(keys)):
+        condition: ColumnElement[bool] = column.in_(part)
+        session.execute(delete(column.table).where(condition))
