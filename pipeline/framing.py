@@ -78,7 +78,7 @@ def length_frames(stream: BinaryIO, limit: int) -> Iterator[Frame]:
             continue
         size = int(size_text)
         if size > limit + 2:
-            sample = stream.read(SAMPLE_BYTES)
+            sample = stream.read(min(SAMPLE_BYTES, size))
             remaining = size - len(sample)
             while remaining > 0:
                 skipped = stream.read(min(remaining, READ_CHUNK))

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.records import LineResult, TweetRecord, from_millis, from_v1_time
+from pipeline.records import LineResult, ShapeError, TweetRecord, from_millis, from_v1_time
 
 NOTICES = ("limit", "disconnect", "warning")
 
@@ -14,6 +14,15 @@ NOTICES = ("limit", "disconnect", "warning")
 def _id(obj: dict[str, Any], key: str) -> int | None:
     value = obj.get(key + "_str") or obj.get(key)
     return int(value) if value is not None else None
+
+
+def _required_id(obj: Any, key: str, what: str) -> int:
+    if not isinstance(obj, dict):
+        raise ShapeError(f"{what} must be an object, got {type(obj).__name__}")
+    value = _id(obj, key)
+    if value is None:
+        raise ShapeError(f"{what} has no '{key}'")
+    return value
 
 
 def _full_text(tweet: dict[str, Any]) -> str:
@@ -48,6 +57,7 @@ def parse_tweet(
 ) -> None:
     """Append the tweet (and, when capturing, the tweets it embeds) to ``out``."""
     user = tweet["user"]
+    author_id = _required_id(user, "id", "v1 tweet 'user'")
     ts = tweet.get("timestamp_ms")
     created = from_millis(ts) if ts else from_v1_time(tweet["created_at"])
     entities = _entities(tweet)
@@ -67,7 +77,7 @@ def parse_tweet(
     quoted_id = _id(tweet, "quoted_status_id") or (_id(quoted, "id") if quoted else None)
     row = {
         "id": _id(tweet, "id"),
-        "author_id": _id(user, "id"),
+        "author_id": author_id,
         "text": text,
         "created_at": created,
         "lang": tweet.get("lang"),
@@ -99,7 +109,7 @@ def parse_delete(message: dict[str, Any], out: LineResult) -> None:
     ts = message["delete"].get("timestamp_ms") or message.get("timestamp_ms")
     out.deletes.append(
         {
-            "tweet_id": _id(status, "id"),
+            "tweet_id": _required_id(status, "id", "v1 delete 'status'"),
             "user_id": _id(status, "user_id"),
             "deleted_at": from_millis(ts) if ts else None,
         }

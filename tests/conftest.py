@@ -1,0 +1,178 @@
+"""Real services for the tests: PostgreSQL, MariaDB, SQLite, Redis and Celery workers.
+
+A server that does not answer skips its tests with the reason on a developer's machine and
+fails them when ``CI`` is set, so a CI run can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Base
+from pipeline.db import make_engine, make_sessionmaker
+from pipeline.migrate import upgrade
+from tests.helpers import BIN, ROOT, clean_env, wait_until
+
+CI = bool(os.environ.get("CI"))
+ADMIN_URLS = {
+    "postgresql": os.environ.get(
+        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    ),
+    "mariadb": os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/mysql"),
+}
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB = {"unit": 10, "postgresql": 11, "mariadb": 12, "sqlite": 13}
+DIALECTS = ["postgresql", "mariadb", "sqlite"]
+QUEUES = "ingest,fanout,fanout_low,control"
+
+
+def unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} is not reachable: {type(exc).__name__}: {exc}"
+    if CI:
+        pytest.fail(f"{message} (CI is set, so this fails instead of skipping)")
+    pytest.skip(message)
+
+
+def _server_database(dialect: str, name: str) -> tuple[str, Engine]:
+    admin = make_engine(ADMIN_URLS[dialect], isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            charset = " CHARACTER SET utf8mb4" if dialect == "mariadb" else ""
+            conn.execute(text(f"CREATE DATABASE {name}{charset}"))
+    except Exception as exc:
+        admin.dispose()
+        unavailable(dialect, exc)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    return url, admin
+
+
+@dataclass
+class Database:
+    """A migrated, empty database of one dialect, and how to reach it."""
+
+    dialect: str
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def clear(self) -> None:
+        with self.engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    dialect: str = request.param
+    name = f"tweetfeed_test_{uuid.uuid4().hex[:8]}"
+    admin = None
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / name}.sqlite3"
+    else:
+        url, admin = _server_database(dialect, name)
+    engine = make_engine(url)
+    upgrade(engine)
+    yield Database(dialect, url, engine, make_sessionmaker(engine))
+    engine.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture
+def db(database: Database) -> Database:
+    """The session's database of one dialect, emptied for this test."""
+    database.clear()
+    return database
+
+
+def _redis(db_number: int) -> tuple[str, Any]:
+    url = f"{TEST_REDIS_URL}/{db_number}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        unavailable("Redis", exc)
+    return url, client
+
+
+@pytest.fixture
+def redis_client() -> Any:
+    """A Redis client on a database of the test server that no worker uses, emptied."""
+    _, client = _redis(REDIS_DB["unit"])
+    client.flushdb()
+    return client
+
+
+@dataclass
+class Pipeline:
+    """A real Celery worker subprocess bound to one database and its own Redis database."""
+
+    db: Database
+    redis_url: str
+    redis: Any
+    env: dict[str, str]
+
+    def idle(self) -> bool:
+        """True once every parked batch has been stored and released and no task waits."""
+        return not self.redis.keys("tweetfeed:batch:*") and not self.redis.llen("ingest")
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        wait_until(self.idle, timeout, "the worker to store every batch")
+
+
+@pytest.fixture(scope="session")
+def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    redis_url, client = _redis(REDIS_DB[database.dialect])
+    client.flushdb()
+    var = tmp_path_factory.mktemp("var")
+    env = clean_env(
+        TWEETFEED_DATABASE_URL=database.url,
+        TWEETFEED_REDIS_URL=redis_url,
+        TWEETFEED_VAR_DIR=str(var),
+        TWEETFEED_BATCH_WAIT_MS="50",
+    )
+    log_path = Path(var) / "worker.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", QUEUES, "-c", "2",
+             "--loglevel=INFO", "-n", f"test-{database.dialect}@%h"],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: b" ready." in log_path.read_bytes() or process.poll() is not None,
+                   60, "the Celery worker to start")  # fmt: skip
+        if process.poll() is not None:
+            pytest.fail("celery worker exited:\n" + log_path.read_text()[-3000:])
+        yield Pipeline(database, redis_url, client, env)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def pipeline(worker: Pipeline) -> Pipeline:
+    """The worker of the current dialect, with an emptied database and no leftover batches."""
+    worker.wait_idle()
+    worker.db.clear()
+    worker.redis.delete("tweetfeed:stats")
+    return worker

@@ -1,0 +1,89 @@
+"""Helpers shared by the tests: waiting on conditions, reading fixtures, running the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
+BIN = Path(sys.executable).parent
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def real_fixture(name: str) -> Path:
+    """A recorded payload file from ../shared/fixtures/real, or a skip when it is absent."""
+    path = REAL_FIXTURES / name
+    if not path.exists():
+        pytest.skip(f"real fixtures are not beside this checkout ({REAL_FIXTURES} is absent)")
+    return path
+
+
+def json_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Decode a JSONL file with the standard library, skipping lines that are not JSON."""
+    for line in path.read_bytes().split(b"\n"):
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
+
+
+def expected_ids(path: Path, capture: bool) -> set[int]:
+    """The tweet ids a file holds, worked out independently of tweetfeed's parser."""
+    ids: set[int] = set()
+
+    def v1(tweet: dict[str, Any]) -> None:
+        ids.add(int(tweet["id_str"]))
+        for key in ("retweeted_status", "quoted_status"):
+            if capture and key in tweet:
+                v1(tweet[key])
+
+    for message in json_lines(path):
+        if "data" in message:
+            data = message["data"]
+            ids.update(int(t["id"]) for t in (data if isinstance(data, list) else [data]))
+            if capture:
+                ids.update(int(t["id"]) for t in message.get("includes", {}).get("tweets", []))
+        elif "id_str" in message:
+            v1(message)
+    return ids
+
+
+def tweetfeed(
+    *args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the ``tweetfeed`` command as a user would."""
+    return subprocess.run(
+        [str(BIN / "tweetfeed"), *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """The environment without any TWEETFEED_* setting, plus ``overrides``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWEETFEED_")}
+    env.update(overrides)
+    return env
