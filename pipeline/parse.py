@@ -67,7 +67,7 @@ def parse_lines(
         if size is None and max_line_bytes is not None and len(line) > max_line_bytes:
             size = len(line)
         if size is not None:
-            reason = f"oversize line: {size} bytes, the limit is {max_line_bytes}"
+            reason = f"oversize line: {size} bytes, over TWEETFEED_MAX_LINE_BYTES"
             batch.dead.append((reason, line[:DEAD_LETTER_SAMPLE]))
             continue
         if not line.strip():

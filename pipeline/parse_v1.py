@@ -9,6 +9,8 @@ import orjson
 from pipeline.records import LineResult, ShapeError, TweetRecord, from_millis, from_v1_time
 
 NOTICES = ("limit", "disconnect", "warning")
+# Marks the slim original that ``--to-file`` leaves in a retweet: not a tweet to store.
+STUB = "tweetfeed_stub"
 
 
 def _id(obj: dict[str, Any], key: str) -> int | None:
@@ -100,7 +102,7 @@ def parse_tweet(
     out.users.append(user_row(user, created))
     if capture:
         for inner in (retweeted, quoted):
-            if inner:
+            if inner and not inner.get(STUB):
                 parse_tweet(inner, None, capture, out, embedded=True)
 
 

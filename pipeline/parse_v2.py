@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.parse_v1 import STUB
 from pipeline.records import LineResult, ShapeError, TweetRecord, from_iso
 
 
@@ -123,7 +124,8 @@ def parse_message(message: dict[str, Any], line: bytes, capture: bool, out: Line
     newest = max(r.row["created_at"] for r in out.tweets)
     if capture:
         for tweet in inc.tweets.values():
-            _tweet(tweet, None, inc, (), True, out)
+            if not tweet.get(STUB):
+                _tweet(tweet, None, inc, (), True, out)
     for user_id, user in inc.users.items():
         out.users.append(_user_row(user, seen_at.get(user_id, newest)))
 

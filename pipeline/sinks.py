@@ -12,6 +12,7 @@ import orjson
 from pipeline import batches, tasknames
 from pipeline.batcher import Batch
 from pipeline.enqueue import TaskSender
+from pipeline.parse_v1 import STUB
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,11 @@ def split_embedded(line: bytes, capture: bool) -> list[bytes]:
     """The ``--to-file`` rewrite of one line, as the original app did it.
 
     Embedded tweets (v1 ``retweeted_status``/``quoted_status``, v2 ``includes.tweets``) are
-    removed from the message; when capturing they go onto lines of their own, before the line
-    that embedded them. A v1 retweet keeps ``retweeted_status_id_str`` so its link survives.
-    Lines that are not JSON objects are written unchanged: the worker that reads the file
-    back will dead-letter them with the reason.
+    taken out of the message; when capturing they go onto lines of their own, before the line
+    that embedded them. A retweet keeps a stub of its original (ids, author, full text,
+    entities, marked ``tweetfeed_stub``) because its own text is cut at 140 characters and
+    its link would otherwise be lost. Lines that are not JSON objects are written unchanged:
+    the worker that reads the file back dead-letters them with the reason.
     """
     try:
         message = orjson.loads(line)
@@ -54,31 +56,56 @@ def split_embedded(line: bytes, capture: bool) -> list[bytes]:
     if not isinstance(message, dict):
         return [line]
     out: list[bytes] = []
-    if "data" in message:
-        included = (message.get("includes") or {}).pop("tweets", None)
-        if included is None:
-            return [line]
-        users = (message.get("includes") or {}).get("users", [])
-        for tweet in included if capture else ():
-            authors = [u for u in users if u.get("id") == tweet.get("author_id")]
-            out.append(orjson.dumps({"data": tweet, "includes": {"users": authors}}))
+    if isinstance(message.get("data"), dict):
+        _split_v2(message, capture, out)
+    elif any(k in message for k in ("retweeted_status", "quoted_status")):
+        _split_v1(message, capture, out)
     else:
-        if not any(k in message for k in ("retweeted_status", "quoted_status")):
-            return [line]
-        _pop_embedded(message, capture, out)
+        return [line]
     out.append(orjson.dumps(message))
     return out
 
 
-def _pop_embedded(tweet: dict[str, Any], capture: bool, out: list[bytes]) -> None:
+def _split_v1(tweet: dict[str, Any], capture: bool, out: list[bytes]) -> None:
     for key in ("retweeted_status", "quoted_status"):
         inner = tweet.pop(key, None)
-        if not isinstance(inner, dict):
+        if not isinstance(inner, dict) or inner.get(STUB):
             continue
         tweet.setdefault(f"{key}_id_str", str(inner.get("id_str") or inner.get("id")))
-        _pop_embedded(inner, capture, out)
+        _split_v1(inner, capture, out)
         if capture:
             out.append(orjson.dumps(inner))
+        if key == "retweeted_status":
+            extended = inner.get("extended_tweet") or {}
+            tweet[key] = {
+                STUB: True,
+                "id_str": tweet[f"{key}_id_str"],
+                "user": {k: inner["user"][k] for k in ("id_str", "screen_name")},
+                "full_text": extended.get("full_text") or inner.get("full_text") or inner["text"],
+                "entities": extended.get("entities") or inner.get("entities") or {},
+            }
+
+
+def _split_v2(message: dict[str, Any], capture: bool, out: list[bytes]) -> None:
+    includes = message.get("includes") or {}
+    included = includes.pop("tweets", None) or []
+    users = {u.get("id"): u for u in includes.get("users", [])}
+    retweeted = {
+        r["id"] for r in message["data"].get("referenced_tweets", ()) if r["type"] == "retweeted"
+    }
+    stubs = []
+    for tweet in included:
+        if tweet.get(STUB):
+            continue
+        author = users.get(tweet.get("author_id"))
+        if capture:
+            authors = [author] if author else []
+            out.append(orjson.dumps({"data": tweet, "includes": {"users": authors}}))
+        if tweet.get("id") in retweeted:
+            kept = ("id", "author_id", "text", "note_tweet", "entities")
+            stubs.append({STUB: True, **{k: tweet[k] for k in kept if k in tweet}})
+    if stubs:
+        includes["tweets"] = stubs
 
 
 class FileSink:

@@ -154,5 +154,5 @@ def test_limit_disconnect_and_warning_notices_are_counted() -> None:
 def test_lines_marked_truncated_by_the_listener_are_dead_lettered_unparsed() -> None:
     batch = parse_lines([b'{"partial', orjson.dumps(TWEET)], False, truncated={0: 10_000_000},
                         max_line_bytes=1000)  # fmt: skip
-    assert batch.dead[0][0] == "oversize line: 10000000 bytes, the limit is 1000"
+    assert batch.dead[0][0] == "oversize line: 10000000 bytes, over TWEETFEED_MAX_LINE_BYTES"
     assert list(batch.tweets) == [5]
