@@ -30,7 +30,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m tests.bench_ingest
 
 clean:
 	rm -rf $(VENV) var
