@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from datetime import datetime
 from functools import cache
+from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Table, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from models.types import AutoId, Blob, ExactString, LongText, UTCDateTime
@@ -160,6 +161,11 @@ class DeadLetter(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Hash of source, reason and payload: replaying a batch must not add a second row.
     digest: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+def table_of(model: type) -> Table:
+    """The Core table of a mapped class, typed as one."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 @cache

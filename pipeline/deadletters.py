@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from models import DeadLetter
+from models import DeadLetter, table_of
 from pipeline import store
 
 
@@ -27,7 +27,7 @@ def row(source: str, reason: str, payload: bytes, received: datetime) -> dict[st
 def record_all(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert dead-letter rows (each at most once); return how many were given."""
     unique = {r["digest"]: r for r in rows}
-    store.insert_ignore(session, DeadLetter.__table__, [unique[d] for d in sorted(unique)])
+    store.insert_ignore(session, table_of(DeadLetter), [unique[d] for d in sorted(unique)])
     return len(unique)
 
 

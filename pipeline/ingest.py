@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from models import (
@@ -18,6 +19,7 @@ from models import (
     TweetMention,
     TwitterUser,
     load_tweet_model,
+    table_of,
 )
 from pipeline import deadletters, raw, store
 from pipeline.records import ParsedBatch
@@ -39,13 +41,13 @@ class IngestResult:
         return sorted({*self.new_ids, *self.deleted_ids})
 
 
-def _tweet_table() -> Any:
-    return load_tweet_model().__table__  # type: ignore[attr-defined]
+def _tweet_table() -> Table:
+    return table_of(load_tweet_model())
 
 
 def _delete_tweets(session: Session, ids: list[int]) -> None:
-    store.delete_where_in(session, TweetHashtag.__table__.c.tweet_id, ids)
-    store.delete_where_in(session, TweetMention.__table__.c.tweet_id, ids)
+    store.delete_where_in(session, table_of(TweetHashtag).c.tweet_id, ids)
+    store.delete_where_in(session, table_of(TweetMention).c.tweet_id, ids)
     store.delete_where_in(session, _tweet_table().c.id, ids)
 
 
@@ -72,24 +74,24 @@ def store_batch(
 
     deletes = [dict(d, deleted_at=d["deleted_at"] or received) for d in batch.deletes.values()]
     deletes.sort(key=lambda d: d["tweet_id"])
-    store.insert_ignore(session, TweetDeletion.__table__, deletes)
+    store.insert_ignore(session, table_of(TweetDeletion), deletes)
     result.deleted_ids = [d["tweet_id"] for d in deletes]
     _delete_tweets(session, result.deleted_ids)
 
-    tombstoned = store.existing(session, TweetDeletion.__table__.c.tweet_id, batch.tweets)
+    tombstoned = store.existing(session, table_of(TweetDeletion).c.tweet_id, batch.tweets)
     candidates = sorted(set(batch.tweets) - tombstoned)
     table = _tweet_table()
     result.new_ids = store.insert_new(session, table, _tweet_rows(batch, candidates), "id")
     result.duplicates += len(candidates) - len(result.new_ids)
 
     tags = [{"tweet_id": i, "tag": t} for i in result.new_ids for t in batch.tweets[i].hashtags]
-    store.insert_ignore(session, TweetHashtag.__table__, tags)
+    store.insert_ignore(session, table_of(TweetHashtag), tags)
     mentions = [
         {"tweet_id": i, "user_id": u} for i in result.new_ids for u in batch.tweets[i].mentions
     ]
-    store.insert_ignore(session, TweetMention.__table__, mentions)
+    store.insert_ignore(session, table_of(TweetMention), mentions)
     users = [batch.users[i] for i in sorted(batch.users)]
-    store.upsert_newer(session, TwitterUser.__table__, users, "id", "profile_at")
+    store.upsert_newer(session, table_of(TwitterUser), users, "id", "profile_at")
 
     dead = [deadletters.row(source, reason, payload, received) for reason, payload in batch.dead]
     result.dead_letters = deadletters.record_all(session, dead)
@@ -104,7 +106,7 @@ def enforce_deletions(session: Session, ids: list[int]) -> list[int]:
     row; because each side checks again after its own commit, the later check always sees the
     other's row, so the delete wins whatever the order.
     """
-    doomed = sorted(store.existing(session, TweetDeletion.__table__.c.tweet_id, ids))
+    doomed = sorted(store.existing(session, table_of(TweetDeletion).c.tweet_id, ids))
     if doomed:
         _delete_tweets(session, doomed)
     return doomed

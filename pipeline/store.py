@@ -97,19 +97,20 @@ def upsert_newer(
         sql = _unnest_insert(table, [key, *columns], tail)
         _pg_execute(session, sql, rows)
         return
+    stmt: Insert
     if name == "sqlite":
-        stmt = sqlite.insert(table)
-        stmt = stmt.on_conflict_do_update(
+        lite_insert = sqlite.insert(table)
+        stmt = lite_insert.on_conflict_do_update(
             index_elements=[table.c[key]],
-            set_={c: stmt.excluded[c] for c in columns},
-            where=table.c[stamp] <= stmt.excluded[stamp],
+            set_={c: lite_insert.excluded[c] for c in columns},
+            where=table.c[stamp] <= lite_insert.excluded[stamp],
         )
     elif name in {"mysql", "mariadb"}:
-        stmt = mysql.insert(table)
-        newer = table.c[stamp] <= stmt.inserted[stamp]
+        my_insert = mysql.insert(table)
+        newer = table.c[stamp] <= my_insert.inserted[stamp]
         # MySQL assigns left to right with the values already updated, so the stamp goes last.
-        stmt = stmt.on_duplicate_key_update(
-            [(c, func.if_(newer, stmt.inserted[c], table.c[c])) for c in columns]
+        stmt = my_insert.on_duplicate_key_update(
+            [(c, func.if_(newer, my_insert.inserted[c], table.c[c])) for c in columns]
         )
     else:
         raise NotImplementedError(f"no upsert for dialect {name!r}")
