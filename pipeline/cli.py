@@ -127,12 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database to the newest schema (alembic)")
 
     listen = sub.add_parser("listen", help="read a stream and enqueue it in batches")
-    listen.add_argument("keys_name", nargs="?", help="API keys to stream with (live source)")
     listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (.gz ok; - = stdin)")
     listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
     listen.add_argument("--source", help="source name recorded with each batch")
-    listen.add_argument("--poll-interval", type=float, help="seconds between term polls")
     listen.add_argument("--then-watch", action="store_true", help="print counts afterwards")
 
     synth = sub.add_parser("synth", help="generate a realistic sample stream")
