@@ -5,7 +5,7 @@ from __future__ import annotations
 from kombu import Exchange, Queue
 
 from pipeline.settings import get_settings
-from pipeline.tasknames import QUEUES, ROUTES
+from pipeline.tasknames import POLL_FILTER_TERMS, QUEUES, ROUTES
 
 _settings = get_settings()
 
@@ -35,5 +35,12 @@ task_send_sent_event = True
 
 timezone = "UTC"
 enable_utc = True
-beat_schedule: dict[str, dict[str, object]] = {}
+beat_schedule: dict[str, dict[str, object]] = {
+    "poll-filter-terms": {
+        "task": POLL_FILTER_TERMS,
+        "schedule": _settings.poll_interval,
+        # A poll that waited longer than one interval is stale; the next one supersedes it.
+        "options": {"expires": _settings.poll_interval},
+    },
+}
 beat_schedule_filename = str(_settings.var_path / "celerybeat-schedule")

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline import cli_live
 from pipeline.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("tweetfeed")
@@ -44,12 +45,9 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.listener import replay_path
 
     if not args.from_file:
-        print(
-            "tweetfeed listen: no source. Replay with --from-file PATH (or - for stdin); "
-            "the live X API source is not built yet.",
-            file=sys.stderr,
-        )
-        return 2
+        from pipeline.cli_live import cmd_listen_live
+
+        return cmd_listen_live(args, settings)
     sink, target = _sink(args, settings)
     batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)  # type: ignore[arg-type]
     try:
@@ -127,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database to the newest schema (alembic)")
 
     listen = sub.add_parser("listen", help="read a stream and enqueue it in batches")
+    listen.add_argument("keys_name", nargs="?", help="API keys to stream with (live X API)")
+    listen.add_argument("--poll-interval", type=float, help="override TWEETFEED_POLL_INTERVAL")
     listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (.gz ok; - = stdin)")
     listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("stats", help="row counts and queue depths")
     sub.add_parser("settings", help="print the settings in force (secrets hidden)")
+    cli_live.add_parsers(sub)
     return parser
 
 
@@ -155,10 +156,19 @@ COMMANDS = {
     "up": cmd_up,
     "stats": cmd_stats,
     "settings": cmd_settings,
+    "keys": cli_live.cmd_keys,
+    "terms": cli_live.cmd_terms,
+    "status": cli_live.cmd_status,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fake-api"]:
+        # Its own options, its own parser: nothing of tweetfeed's settings is needed.
+        from pipeline import fakeapi
+
+        return fakeapi.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

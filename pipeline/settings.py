@@ -97,6 +97,11 @@ class Settings:
     disable_fanout: bool = _setting(False, _bool, "turn fan-out off")
     x_api_base_url: str = _setting("https://api.twitter.com", _url, "X API base URL")
     var_dir: str = _setting("var", _text, "where embedded Redis, SQLite and spools live")
+    stream_keepalive_seconds: float = _setting(
+        20.0, _positive_float, "the stream's keep-alive interval; 3 missed = stall"
+    )
+    heartbeat_seconds: float = _setting(5.0, _positive_float, "listener heartbeat and lock renewal")
+    backoff_scale: float = _setting(1.0, _positive_float, "multiplies every reconnect wait")
 
     @property
     def celery_broker_url(self) -> str:

@@ -90,8 +90,10 @@ def database(
     yield Database(dialect, url, engine, make_sessionmaker(engine))
     engine.dispose()
     if admin is not None:
+        # A subprocess that is still shutting down may hold a connection to the test database.
+        force = " WITH (FORCE)" if dialect == "postgresql" else ""
         with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
         admin.dispose()
 
 

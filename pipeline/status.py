@@ -1,0 +1,69 @@
+"""``tweetfeed status``: listener state, terms, rates and queue depths, as tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from models import StreamProcess
+from pipeline import counters, stats, terms
+from pipeline.db import make_engine, make_sessionmaker, transaction
+from pipeline.settings import Settings
+
+
+def gather(settings: Settings, client: Any) -> dict[str, Any]:
+    """Every fact the status command (and, later, the status page) shows."""
+    with transaction(make_sessionmaker(make_engine(settings.database_url))) as session:
+        listeners = [
+            {"host": p.host, "pid": p.pid, "keys": p.keys_name, "state": p.state,
+             "tweets": p.tweets_received, "last_error": p.last_error,
+             "heartbeat": p.last_heartbeat.isoformat()}
+            for p in session.scalars(select(StreamProcess).order_by(StreamProcess.id))
+        ]  # fmt: skip
+        term_rows = [{"id": t.id, "term": t.term, "enabled": t.enabled}
+                     for t in terms.all_terms(session)]  # fmt: skip
+        rows = stats.row_counts(session)
+    per_minute = counters.rates(client, 60)
+    last = per_minute[-1] if per_minute else {}
+    for row in term_rows:
+        row["per_minute"] = last.get(f"term:{row['id']}", 0)
+    return {
+        "listeners": listeners,
+        "terms": term_rows,
+        "tweets_per_minute": last.get("all", 0),
+        "per_minute": [m.get("all", 0) for m in per_minute],
+        "queues": stats.queue_depths(redis.Redis.from_url(settings.celery_broker_url)),
+        "rows": rows,
+    }
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) if v is not None else "" for v in row])
+    return table
+
+
+def print_status(settings: Settings) -> None:
+    facts = gather(settings, redis.Redis.from_url(settings.redis_url))
+    console = Console()
+    console.print(_table(
+        "listeners", ["keys", "state", "host", "pid", "tweets", "last heartbeat", "last error"],
+        [[p["keys"], p["state"], p["host"], p["pid"], p["tweets"], p["heartbeat"], p["last_error"]]
+         for p in facts["listeners"]],
+    ))  # fmt: skip
+    console.print(_table(
+        f"terms ({facts['tweets_per_minute']} tweets in the last minute)",
+        ["id", "term", "enabled", "tweets/min"],
+        [[t["id"], t["term"], t["enabled"], t["per_minute"]] for t in facts["terms"]],
+    ))  # fmt: skip
+    console.print(
+        _table("queues", ["queue", "waiting"], [[q, n] for q, n in facts["queues"].items()])
+    )
+    console.print(_table("rows", ["table", "rows"], [[t, n] for t, n in facts["rows"].items()]))
