@@ -265,6 +265,7 @@ class LiveListener:
             if silent > 3 * self.settings.stream_keepalive_seconds:
                 self.backoff.network_error()
                 self.end_reason = f"stall: no byte for {silent:.1f} s"
+                self.counters.last_error = self.end_reason
                 self._close_stream(self.end_reason)
         self.counters.flush(self.redis, self.state)
         with transaction(self.sessions) as session:
