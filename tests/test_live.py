@@ -124,7 +124,8 @@ def test_rules_follow_the_terms_table_within_the_poll_interval(
         changed = time.monotonic()
         eventually(lambda e=expected: rules_of(fake) == e, 15, f"rules {wanted}")  # type: ignore[misc]
         elapsed = time.monotonic() - changed
-        assert elapsed <= limit + 1, f"rules for {wanted} took {elapsed:.1f} s"
+        assert elapsed <= limit, f"rules for {wanted} took {elapsed:.1f} s"
+        print(f"rules for {wanted} matched the table after {elapsed:.2f} s")
     assert fake.open_connections() == 1, "rules change in place, on the same connection"
 
 
@@ -186,6 +187,7 @@ def test_a_hot_standby_takes_over_within_two_heartbeats_of_a_sigkill(
     eventually(lambda: pipeline.redis.get(lock) not in (None, holder), 10, "the lock to pass on")
     took = time.monotonic() - killed
     assert took <= 2 * HEARTBEAT + 0.25, f"takeover took {took:.2f} s"
+    print(f"the standby held the lock {took:.2f} s after the SIGKILL (heartbeat {HEARTBEAT} s)")
     eventually(lambda: fake.open_connections() == 1 and "connected" in live.log("standby"), 15,
                "the standby to stream")  # fmt: skip
     fake.send_tweets(5)
