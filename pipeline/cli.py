@@ -45,9 +45,7 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.listener import replay_path
 
     if not args.from_file:
-        from pipeline.cli_live import cmd_listen_live
-
-        return cmd_listen_live(args, settings)
+        return cli_live.cmd_listen_live(args, settings)
     sink, target = _sink(args, settings)
     batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)  # type: ignore[arg-type]
     try:
@@ -67,11 +65,11 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
 
 def watch(settings: Settings, every: float = 3.0) -> None:
     """Print stored row counts until interrupted: what a newcomer watches land."""
-    from pipeline.db import make_engine, make_sessionmaker, transaction
+    from pipeline.db import sessionmaker_for, transaction
     from pipeline.stats import row_counts
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = sessionmaker_for(settings.database_url)
     previous = None
     try:
         while True:
@@ -103,10 +101,10 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
-    from pipeline.db import make_engine, make_sessionmaker, transaction
+    from pipeline.db import sessionmaker_for, transaction
     from pipeline.stats import queue_depths, row_counts
 
-    with transaction(make_sessionmaker(make_engine(settings.database_url))) as session:
+    with transaction(sessionmaker_for(settings.database_url)) as session:
         for name, count in row_counts(session).items():
             print(f"{name:16} {count}")
     for queue, depth in queue_depths(redis.Redis.from_url(settings.celery_broker_url)).items():

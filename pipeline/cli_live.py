@@ -30,12 +30,6 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def _sessions(settings: Settings) -> Any:
-    from pipeline.db import make_engine, make_sessionmaker
-
-    return make_sessionmaker(make_engine(settings.database_url))
-
-
 def _secret(value: str | None) -> str | None:
     """``-`` reads the secret from stdin, so it never shows in the process list."""
     return sys.stdin.readline().strip() if value == "-" else value
@@ -43,9 +37,9 @@ def _secret(value: str | None) -> str | None:
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import keys
-    from pipeline.db import transaction
+    from pipeline.db import sessionmaker_for, transaction
 
-    with transaction(_sessions(settings)) as session:
+    with transaction(sessionmaker_for(settings.database_url)) as session:
         if args.action == "add":
             fields = {f: _secret(getattr(args, f)) for f in keys.SECRET_FIELDS}
             try:
@@ -62,9 +56,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_terms(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline import terms
-    from pipeline.db import transaction
+    from pipeline.db import sessionmaker_for, transaction
 
-    with transaction(_sessions(settings)) as session:
+    with transaction(sessionmaker_for(settings.database_url)) as session:
         if args.action == "add":
             for term in args.terms:
                 terms.add(session, term)
@@ -85,7 +79,7 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
 
     from pipeline import keys
     from pipeline.batcher import Batcher
-    from pipeline.db import transaction
+    from pipeline.db import sessionmaker_for, transaction
     from pipeline.enqueue import TaskSender
     from pipeline.live import LiveListener
     from pipeline.sinks import EnqueueSink
@@ -93,7 +87,7 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.poll_interval:
         settings = dataclasses.replace(settings, poll_interval=args.poll_interval)
-    sessions = _sessions(settings)
+    sessions = sessionmaker_for(settings.database_url)
     with transaction(sessions) as session:
         row = keys.choose(session, args.keys_name or settings.default_keys_name)
         secrets = [getattr(row, f) for f in keys.SECRET_FIELDS] if row else []

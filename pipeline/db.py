@@ -58,6 +58,11 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def sessionmaker_for(url: str) -> sessionmaker[Session]:
+    """Sessions on a new engine for ``url``: what a command-line tool needs."""
+    return make_sessionmaker(make_engine(url))
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One session and one transaction: commit when the block returns, roll back if it raises."""

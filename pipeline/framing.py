@@ -90,6 +90,11 @@ def length_frames(stream: BinaryIO, limit: int) -> Iterator[Frame]:
         yield Frame(stream.read(size).rstrip(b"\r\n"))
 
 
+def length_framed(lines: list[bytes]) -> bytes:
+    """The bytes that :func:`length_frames` reads back as ``lines``."""
+    return b"".join(b"%d\r\n%s\r\n" % (len(line) + 2, line) for line in lines)
+
+
 def frames(stream: BinaryIO, limit: int, delimited: str | None = None) -> Iterator[Frame]:
     if delimited == "length":
         return length_frames(stream, limit)

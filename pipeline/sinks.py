@@ -24,7 +24,6 @@ class EnqueueSink:
         self.redis = redis
         self.sender = sender
         self.source = source
-        self.batches = 0
 
     def __call__(self, batch: Batch) -> None:
         key = batches.park(self.redis, batch.lines)
@@ -36,7 +35,6 @@ class EnqueueSink:
         if batch.truncated:
             payload["truncated"] = batch.truncated
         self.sender.send(tasknames.INGEST_BATCH, payload)
-        self.batches += 1
 
 
 def split_embedded(line: bytes, capture: bool) -> list[bytes]:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from pipeline.batcher import Batch, Sink
-from pipeline.framing import length_frames
+from pipeline.framing import length_framed, length_frames
 
 log = logging.getLogger(__name__)
 DRAIN_BATCH = 500
@@ -23,7 +23,6 @@ class SpoolingSink:
         self.inner = inner
         self.path = path
         self.max_line_bytes = max_line_bytes
-        self.spooled = 0
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, batch: Batch) -> None:
@@ -53,12 +52,11 @@ class SpoolingSink:
 
     def _append(self, batch: Batch) -> None:
         with self.path.open("ab") as spool:
-            spool.write(b"".join(b"%d\r\n%s\r\n" % (len(x) + 2, x) for x in batch.lines))
+            spool.write(length_framed(batch.lines))
             spool.flush()
             os.fsync(spool.fileno())
-        self.spooled += len(batch.lines)
 
     def _rewrite(self, lines: list[bytes]) -> None:
         temporary = self.path.with_suffix(".tmp")
-        temporary.write_bytes(b"".join(b"%d\r\n%s\r\n" % (len(x) + 2, x) for x in lines))
+        temporary.write_bytes(length_framed(lines))
         os.replace(temporary, self.path)

@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from models import StreamProcess
 from pipeline import counters, stats, terms
-from pipeline.db import make_engine, make_sessionmaker, transaction
+from pipeline.db import sessionmaker_for, transaction
 from pipeline.settings import Settings
 
 
 def gather(settings: Settings, client: Any) -> dict[str, Any]:
     """Every fact the status command (and, later, the status page) shows."""
-    with transaction(make_sessionmaker(make_engine(settings.database_url))) as session:
+    with transaction(sessionmaker_for(settings.database_url)) as session:
         listeners = [
             {"host": p.host, "pid": p.pid, "keys": p.keys_name, "state": p.state,
              "tweets": p.tweets_received, "last_error": p.last_error,
