@@ -20,7 +20,12 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.embedded
 	$(BIN)/tweetfeed up --demo
 
-test: $(VENV)/.dev
+# The Node.js client example's test needs celery-node; without npm that test skips.
+NODE_DEPS := tests/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/node/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund; fi
+
+test: $(VENV)/.dev $(NODE_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest

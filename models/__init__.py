@@ -163,6 +163,65 @@ class DeadLetter(Base):
     digest: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class Activity(Base):
+    """Something an actor did, stored once; feeds hold its id. ``extra`` and ``to_feeds`` are JSON.
+
+    ``foreign_id`` makes adding the same activity twice a no-op (an app's own id, or
+    ``tweet:<id>`` for ingested tweets).
+    """
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_actor", "actor"), MYSQL_TABLE_ARGS)
+
+    id: Mapped[int] = mapped_column(AutoId, primary_key=True)
+    actor: Mapped[str] = mapped_column(ExactString(191))
+    verb: Mapped[str] = mapped_column(String(32))
+    object: Mapped[str] = mapped_column(ExactString(191))
+    target: Mapped[str | None] = mapped_column(ExactString(191))
+    time: Mapped[datetime] = mapped_column(UTCDateTime)
+    foreign_id: Mapped[str] = mapped_column(ExactString(191), unique=True)
+    to_feeds: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[str | None] = mapped_column(LongText)
+
+
+class Follow(Base):
+    """A feed that follows a target feed: what the target gets, the feed gets too."""
+
+    __tablename__ = "follows"
+    __table_args__ = (Index("ix_follows_target", "target", "feed"), MYSQL_TABLE_ARGS)
+
+    feed: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
+    target: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
+class FeedItem(Base):
+    """The durable copy of every feed: Redis is rebuilt from it; the SQL backend reads it."""
+
+    __tablename__ = "feed_items"
+    __table_args__ = (
+        Index("ix_feed_items_order", "feed", "score", "activity_id"),
+        Index("ix_feed_items_activity_id", "activity_id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    feed: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
+    activity_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    score: Mapped[int] = mapped_column(BigInteger)
+
+
+class FeedMark(Base):
+    """How far a notification feed has been seen or read: ``seen``/``read`` for all groups,
+    ``seen:<group>``/``read:<group>`` for one, each with the latest score it covered."""
+
+    __tablename__ = "feed_marks"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    feed: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
+    mark: Mapped[str] = mapped_column(ExactString(64), primary_key=True)
+    score: Mapped[int] = mapped_column(BigInteger)
+
+
 def table_of(model: type) -> Table:
     """The Core table of a mapped class, typed as one."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]

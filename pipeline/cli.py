@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import cli_live
+from pipeline import cli_live, feed_admin
 from pipeline.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("tweetfeed")
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="row counts and queue depths")
     sub.add_parser("settings", help="print the settings in force (secrets hidden)")
     cli_live.add_parsers(sub)
+    feed_admin.add_parsers(sub)
     return parser
 
 
@@ -157,6 +158,7 @@ COMMANDS = {
     "keys": cli_live.cmd_keys,
     "terms": cli_live.cmd_terms,
     "status": cli_live.cmd_status,
+    "feeds": feed_admin.cmd_feeds,
 }
 
 

@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
-from sqlalchemy.orm import Session
 
-from pipeline import batches, deadletters
+from pipeline import batches, deadletters, fanout, ingest_feeds
 from pipeline.ingest import IngestResult, enforce_deletions, store_batch
 from pipeline.parse import parse_lines
 from pipeline.payloads import IngestRequest, PayloadError
-from pipeline.settings import Settings
+from pipeline.services import Services
 
 log = logging.getLogger(__name__)
-Transaction = Callable[[], AbstractContextManager[Session]]
+ATTEMPT_PREFIX = "tweetfeed:attempt:"
+
+
+def _first_attempt(redis: Any, attempt: str | None) -> bool:
+    """True unless a delivery of the same task (same id) has started before."""
+    if attempt is None:
+        return True
+    return bool(redis.set(ATTEMPT_PREFIX + attempt, 1, nx=True, ex=86_400))
 
 
 def ingest_payload(
-    payload: dict[str, Any], *, transaction: Transaction, redis: Any, settings: Settings
+    payload: dict[str, Any], svc: Services, attempt: str | None = None
 ) -> IngestResult | None:
-    """Validate, parse and store one ``tweetfeed.ingest_batch`` payload.
+    """Validate, parse and store one ``tweetfeed.ingest_batch`` payload, then fan it out.
 
-    Returns None when there was nothing to do: a bad payload (dead-lettered) or a batch that an
-    earlier delivery of the same task already stored and released.
+    ``attempt`` is the task's id: a redelivered task fans out every stored tweet of its batch,
+    not only the new ones. Returns None when there was nothing to do: a bad payload
+    (dead-lettered) or a batch that an earlier delivery already stored and released.
     """
+    transaction, redis, settings = svc.transaction, svc.redis, svc.settings
     try:
         request = IngestRequest.parse(payload)
     except PayloadError as exc:
@@ -45,12 +51,16 @@ def ingest_payload(
     parsed = parse_lines(
         lines or [], settings.capture_embedded, request.truncated, settings.max_line_bytes
     )
+    first = _first_attempt(redis, attempt)
     with transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
-    if result.recheck_ids:
-        with transaction() as session:
-            removed = set(enforce_deletions(session, result.recheck_ids))
+    with transaction() as session:
+        removed = set(enforce_deletions(session, result.recheck_ids))
         result.new_ids = [i for i in result.new_ids if i not in removed]
+        result.deleted_ids = sorted({*result.deleted_ids, *removed})
+        delivery, stale = ingest_feeds.plan(svc, session, parsed, result, first)
+    svc.cache_remove(stale)
+    fanout.finish(svc, delivery)
     counters = {f"notice:{k}": v for k, v in result.notices.items()}
     counters.update(
         lines=parsed.lines, stored=len(result.new_ids), dead_letters=result.dead_letters

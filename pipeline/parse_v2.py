@@ -53,6 +53,7 @@ def _tweet(
     rules: tuple[str, ...],
     embedded: bool,
     out: LineResult,
+    terms: tuple[int, ...] = (),
 ) -> None:
     refs = {r["type"]: r["id"] for r in tweet.get("referenced_tweets", ())}
     entities = _entities(tweet)
@@ -91,6 +92,7 @@ def _tweet(
             rules=rules,
             embedded=embedded,
             payload=tweet,
+            terms=terms,
         )
     )
 
@@ -116,10 +118,13 @@ def parse_message(message: dict[str, Any], line: bytes, capture: bool, out: Line
     else:
         raise ShapeError(f"v2 'data' must be an object or a list, got {type(data).__name__}")
     inc = _Includes(message.get("includes") or {})
-    rules = tuple(str(r["id"]) for r in message.get("matching_rules", ()))
+    matching = message.get("matching_rules", ())
+    rules = tuple(str(r["id"]) for r in matching)
+    # A rule's tag is the id of the filter term it was made from (see pipeline.rules).
+    terms = tuple(int(r["tag"]) for r in matching if str(r.get("tag") or "").isdigit())
     seen_at = {}
     for tweet in tweets:
-        _tweet(tweet, line if whole_line else None, inc, rules, False, out)
+        _tweet(tweet, line if whole_line else None, inc, rules, False, out, terms)
         seen_at[tweet["author_id"]] = out.tweets[-1].row["created_at"]
     newest = max(r.row["created_at"] for r in out.tweets)
     if capture:

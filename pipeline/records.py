@@ -55,6 +55,7 @@ class TweetRecord:
     rules: tuple[str, ...]
     embedded: bool
     payload: dict[str, Any]
+    terms: tuple[int, ...] = ()
 
     @property
     def id(self) -> int:

@@ -63,6 +63,22 @@ def _dotted(raw: str) -> str | None:
     return raw
 
 
+def _backend(raw: str) -> str:
+    if raw not in {"redis", "sql"}:
+        raise ValueError("expected 'redis' or 'sql'")
+    return raw
+
+
+def _lengths(raw: str) -> tuple[tuple[str, int], ...]:
+    lengths: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        slug, _, value = part.partition("=")
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", slug.strip()):
+            raise ValueError(f"expected slug=length pairs, got {part!r}")
+        lengths[slug.strip()] = _positive_int(value.strip())
+    return tuple(sorted(lengths.items()))
+
+
 def redact_url(url: str | None) -> str | None:
     """Return ``url`` with any password replaced by ``***``, safe for logs and ``repr()``."""
     if url is None:
@@ -91,6 +107,10 @@ class Settings:
     batch_wait_ms: int = _setting(250, _positive_int, "longest a line waits for its batch")
     max_line_bytes: int = _setting(8 << 20, _positive_int, "longer lines are dead-lettered")
     feed_max_length: int = _setting(1000, _positive_int, "items kept per feed")
+    feed_max_lengths: tuple[tuple[str, int], ...] = _setting(
+        (), _lengths, "per feed type, e.g. notification=200,hashtag=5000"
+    )
+    feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
     fanout_chunk_size: int = _setting(500, _positive_int, "feeds written per fan-out task")
     celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
     tweet_model: str | None = _setting(None, _dotted, "swap in a subclass of AbstractTweet")

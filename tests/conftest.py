@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base
 from pipeline.db import make_engine, make_sessionmaker
+from pipeline.feeds import Source
 from pipeline.migrate import upgrade
+from pipeline.settings import Settings
 from tests.helpers import BIN, ROOT, clean_env, wait_until
 
 CI = bool(os.environ.get("CI"))
@@ -138,6 +140,28 @@ class Pipeline:
     def wait_idle(self, timeout: float = 60) -> None:
         wait_until(self.idle, timeout, "the worker to store every batch")
 
+    def settled(self) -> bool:
+        """True once no task waits in any queue and none is being run (acks_late keeps a
+        running task in kombu's ``unacked`` hash until it returns)."""
+        waiting = sum(self.redis.llen(q) for q in QUEUES.split(","))
+        return self.idle() and not waiting and not self.redis.hlen("unacked")
+
+    def wait_settled(self, timeout: float = 60) -> None:
+        # kombu takes a message off its queue and then records it as unacked, in two steps;
+        # requiring three quiet polls in a row steps over that gap.
+        quiet = [0]
+
+        def steady() -> bool:
+            quiet[0] = quiet[0] + 1 if self.settled() else 0
+            return quiet[0] >= 3
+
+        wait_until(steady, timeout, "every task to finish")
+
+    def source(self) -> Source:
+        """Feed reads against this worker's database and Redis."""
+        settings = Settings.from_env(self.env)
+        return Source(self.db.sessions, self.redis, settings)
+
 
 @pytest.fixture(scope="session")
 def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
@@ -149,6 +173,9 @@ def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
         TWEETFEED_REDIS_URL=redis_url,
         TWEETFEED_VAR_DIR=str(var),
         TWEETFEED_BATCH_WAIT_MS="50",
+        # Small enough that the feed tests reach chunked fan-outs and celebrities.
+        TWEETFEED_CELEBRITY_THRESHOLD="5",
+        TWEETFEED_FANOUT_CHUNK_SIZE="2",
     )
     log_path = Path(var) / "worker.log"
     with log_path.open("wb") as log:
@@ -174,7 +201,9 @@ def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def pipeline(worker: Pipeline) -> Pipeline:
     """The worker of the current dialect, with an emptied database and no leftover batches."""
-    worker.wait_idle()
+    worker.wait_settled()
     worker.db.clear()
-    worker.redis.delete("tweetfeed:stats")
+    stale = worker.redis.keys("tweetfeed:*")
+    if stale:
+        worker.redis.delete(*stale)
     return worker

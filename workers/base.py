@@ -12,6 +12,7 @@ from celery import Task
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.db import make_engine, make_sessionmaker, transaction
+from pipeline.services import Services
 from pipeline.settings import Settings, get_settings
 
 # Outages of the database or Redis are retried with backoff until they end; anything else is
@@ -54,3 +55,11 @@ class PipelineTask(Task):  # type: ignore[misc]
             PipelineTask._sessions = make_sessionmaker(make_engine(self.settings.database_url))
         with transaction(PipelineTask._sessions) as session:
             yield session
+
+    @property
+    def services(self) -> Services:
+        """What ``pipeline`` functions need, with follow-up tasks sent through this app."""
+        return Services(self.transaction, self.redis, self.settings, self._send)
+
+    def _send(self, name: str, kwargs: dict[str, Any], queue: str | None) -> None:
+        self.app.send_task(name, kwargs=kwargs, queue=queue)

@@ -1,0 +1,78 @@
+"""The one place that owns feed ids, feed types and every Redis key a feed uses.
+
+A feed is ``slug:key``: ``user:42``, ``timeline:7``, ``hashtag:python``. The slug decides the
+feed's type: ``notification`` is a notification feed, a slug ending in ``_aggregated`` is
+aggregated, anything else is flat (``user``, ``timeline``, ``hashtag``, ``term`` and any slug an
+app invents, as GetStream's feed groups allow).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from pipeline.settings import Settings
+
+FEED_RE = re.compile(r"[a-z][a-z0-9_]{0,31}:[\w-]{1,150}")
+PREFIX = "tweetfeed:feed:"
+CELEBRITIES = "tweetfeed:celebrities"
+# Kept in the celebrity set so that an empty set and a lost one can be told apart.
+CELEBRITY_SENTINEL = "~"
+MEMBER_WIDTH = 19  # digits of the largest BIGINT
+
+
+class FeedError(ValueError):
+    """Not a feed id."""
+
+
+class FeedType(Enum):
+    FLAT = "flat"
+    AGGREGATED = "aggregated"
+    NOTIFICATION = "notification"
+
+
+def check(feed: object) -> str:
+    """Return ``feed`` if it is a valid feed id; raise FeedError naming it otherwise."""
+    if not isinstance(feed, str) or not FEED_RE.fullmatch(feed):
+        raise FeedError(
+            f"{feed!r} is not a feed id (slug:key; key of letters, digits, '_' and '-')"
+        )
+    return feed
+
+
+def slug(feed: str) -> str:
+    return feed.partition(":")[0]
+
+
+def feed_type(feed: str) -> FeedType:
+    name = slug(feed)
+    if name == "notification":
+        return FeedType.NOTIFICATION
+    if name.endswith("_aggregated"):
+        return FeedType.AGGREGATED
+    return FeedType.FLAT
+
+
+def max_length(feed: str, settings: Settings) -> int:
+    """Items kept in ``feed``: its slug's entry in FEED_MAX_LENGTHS, else FEED_MAX_LENGTH."""
+    return dict(settings.feed_max_lengths).get(slug(feed), settings.feed_max_length)
+
+
+def redis_key(feed: str) -> str:
+    return PREFIX + feed
+
+
+def feed_of_key(key: bytes | str) -> str:
+    text = key.decode() if isinstance(key, bytes) else key
+    return text[len(PREFIX) :]
+
+
+def member(activity_id: int) -> str:
+    """A ZSET member: the activity id, zero-padded so equal scores order as ids do in SQL."""
+    return f"{activity_id:0{MEMBER_WIDTH}d}"
+
+
+def hashtag_feed(tag: str) -> str | None:
+    """``hashtag:<tag>`` with the tag case-folded, or None for a tag that cannot be a key."""
+    feed = f"hashtag:{tag.casefold()}"
+    return feed if FEED_RE.fullmatch(feed) else None
