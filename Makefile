@@ -37,6 +37,7 @@ lint: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m tests.bench_ingest
+	$(BIN)/python -m tests.bench_fanout
 
 clean:
 	rm -rf $(VENV) var

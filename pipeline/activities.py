@@ -123,7 +123,7 @@ def _record(row: Any) -> ActivityRecord:
 def _select(session: Session, column: Any, keys: Iterable[Any]) -> list[ActivityRecord]:
     found: list[ActivityRecord] = []
     for part in store.chunks(sorted(set(keys))):
-        found += map(_record, session.execute(select(_t).where(column.in_(part))))
+        found += map(_record, session.execute(select(_t).where(store.among(session, column, part))))
     return found
 
 
@@ -142,4 +142,4 @@ def existing_ids(session: Session, ids: Iterable[int]) -> set[int]:
 
 def delete_ids(session: Session, ids: Sequence[int]) -> None:
     for part in store.chunks(sorted(ids)):
-        session.execute(delete(_t).where(_t.c.id.in_(part)))
+        session.execute(delete(_t).where(store.among(session, _t.c.id, part)))

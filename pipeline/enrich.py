@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import TwitterUser, load_tweet_model
+from pipeline import store
 from pipeline.activities import ActivityRecord
 
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
@@ -43,7 +44,7 @@ def _opt(value: int | None) -> str | None:
 
 def load_tweets(session: Session, keys: list[str]) -> dict[str, Any]:
     model = load_tweet_model()
-    found = session.scalars(select(model).where(model.id.in_(_ints(keys))))
+    found = session.scalars(select(model).where(store.among(session, model.id, _ints(keys))))
     return {
         str(t.id): {
             "id": str(t.id),
@@ -60,7 +61,9 @@ def load_tweets(session: Session, keys: list[str]) -> dict[str, Any]:
 
 
 def load_users(session: Session, keys: list[str]) -> dict[str, Any]:
-    found = session.scalars(select(TwitterUser).where(TwitterUser.id.in_(_ints(keys))))
+    found = session.scalars(
+        select(TwitterUser).where(store.among(session, TwitterUser.id, _ints(keys)))
+    )
     return {
         str(u.id): {
             "id": str(u.id),

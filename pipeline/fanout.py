@@ -115,6 +115,6 @@ def remove(svc: Services, session: Session, ids: Sequence[int]) -> list[tuple[st
     drop once this transaction commits."""
     sql = svc.sql(session)
     pairs = sql.feeds_of(ids)
-    sql.remove(pairs)
+    sql.remove_activities(ids)
     activities.delete_ids(session, ids)
     return pairs

@@ -19,14 +19,21 @@ MaxLength = Callable[[str], int]
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
 
-_ADD = """
+# ARGV: the feeds' max length, then a score and an activity id per key. Members are padded
+# here rather than in Python: fewer bytes to build and send for every feed write.
+_ADD = (
+    """
+local keep = -(tonumber(ARGV[1]) + 1)
 for i, key in ipairs(KEYS) do
-  local j = (i - 1) * 3
-  redis.call('ZADD', key, ARGV[j + 1], ARGV[j + 2])
-  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[j + 3]) + 1))
+  redis.call('ZADD', key, ARGV[2 * i], string.format('%0"""
+    + str(feedkeys.MEMBER_WIDTH)
+    + """d',
+             tonumber(ARGV[2 * i + 1])))
+  redis.call('ZREMRANGEBYRANK', key, 0, keep)
 end
 return #KEYS
 """
+)
 
 # Items strictly older (before) or newer (after) than the cursor (score, member): every item
 # with an equal score is fetched too, then filtered, so ties page exactly as SQL orders them.
@@ -128,13 +135,18 @@ class RedisFeedStore:
         """Every entry in one round trip: a pipeline of Lua calls, each ZADD then trim."""
         if not entries:
             return
+        by_length: dict[int, list[tuple[str, Item]]] = defaultdict(list)
+        for entry in entries:
+            by_length[self.max_length(entry[0])].append(entry)
         pipe = self.redis.pipeline(transaction=False)
-        for start in range(0, len(entries), SCRIPT_BATCH):
-            part = entries[start : start + SCRIPT_BATCH]
-            args: list[Any] = []
-            for feed, item in part:
-                args += (item.score, feedkeys.member(item.activity_id), self.max_length(feed))
-            self._add(keys=[feedkeys.redis_key(f) for f, _ in part], args=args, client=pipe)
+        for length, same in by_length.items():
+            for start in range(0, len(same), SCRIPT_BATCH):
+                part = same[start : start + SCRIPT_BATCH]
+                args: list[Any] = [length]
+                for _, item in part:
+                    args += (item.score, item.activity_id)
+                keys = [feedkeys.PREFIX + f for f, _ in part]
+                self._add(keys=keys, args=args, client=pipe)
         pipe.execute()
 
     def remove(self, entries: Sequence[tuple[str, int]]) -> None:

@@ -1,9 +1,10 @@
 """The SQL feed backend (``feed_items``): the embedded default and the durable copy of Redis.
 
 It never commits: it writes inside the caller's transaction, so feed items commit with what
-justified them. Trimming a feed costs two statements, so a write trims only the feeds that got
-an activity whose id is a multiple of ``TRIM_EVERY`` (a feed runs a few dozen items over at
-most, on average); reads never show more than the max length either way.
+justified them. Trimming a feed costs two statements, which per write would cost more than the
+write, so a feed is trimmed when it gets an activity whose id is a multiple of a quarter of its
+max length (at least ``TRIM_MIN``): the table holds about a quarter more than the feeds show.
+Reads never show more than the max length either way.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from models import FeedItem, table_of
 from pipeline import store
 from pipeline.feedstore import Item, MaxLength, by_feed
 
-TRIM_EVERY = 16
+TRIM_MIN = 16
 _t = table_of(FeedItem)
 _ORDER = (_t.c.score.desc(), _t.c.activity_id.desc())
 
@@ -50,7 +51,10 @@ class SqlFeedStore:
             _t,
             [{"feed": f, "activity_id": a, "score": rows[f, a]} for f, a in sorted(rows)],
         )
-        self.trim({f for f, i in entries if i.activity_id % TRIM_EVERY == 0})
+        self.trim({f for f, i in entries if i.activity_id % self._trim_every(f) == 0})
+
+    def _trim_every(self, feed: str) -> int:
+        return max(TRIM_MIN, self.max_length(feed) // 4)
 
     def trim(self, feeds: Iterable[str]) -> None:
         """Delete what lies beyond each feed's max length."""
@@ -75,7 +79,9 @@ class SqlFeedStore:
     def remove(self, entries: Sequence[tuple[str, int]]) -> None:
         for feed, ids in sorted(by_feed(entries).items()):
             for part in store.chunks(sorted(ids)):
-                condition = and_(_t.c.feed == feed, _t.c.activity_id.in_(part))
+                condition = and_(
+                    _t.c.feed == feed, store.among(self.session, _t.c.activity_id, part)
+                )
                 self.session.execute(delete(_t).where(condition))
 
     def page(
@@ -127,11 +133,20 @@ class SqlFeedStore:
         newest = sorted(set(items), reverse=True)[: self.max_length(feed)]
         self.add([(feed, item) for item in newest])
 
+    def remove_activities(self, activity_ids: Sequence[int]) -> None:
+        """Take these activities out of every feed: one statement per thousand ids."""
+        for part in store.chunks(sorted(set(activity_ids))):
+            self.session.execute(
+                delete(_t).where(store.among(self.session, _t.c.activity_id, part))
+            )
+
     def feeds_of(self, activity_ids: Sequence[int]) -> list[tuple[str, int]]:
         """Every (feed, activity id) pair holding one of ``activity_ids``: what a delete undoes."""
         pairs: list[tuple[str, int]] = []
         for part in store.chunks(sorted(set(activity_ids))):
-            query = select(_t.c.feed, _t.c.activity_id).where(_t.c.activity_id.in_(part))
+            query = select(_t.c.feed, _t.c.activity_id).where(
+                store.among(self.session, _t.c.activity_id, part)
+            )
             pairs += [(r.feed, r.activity_id) for r in self.session.execute(query)]
         return pairs
 
@@ -141,7 +156,10 @@ class SqlFeedStore:
         if not feeds:
             return found
         for part in store.chunks(sorted(set(activity_ids))):
-            condition = and_(_t.c.feed.in_(list(feeds)), _t.c.activity_id.in_(part))
+            condition = and_(
+                store.among(self.session, _t.c.feed, list(feeds)),
+                store.among(self.session, _t.c.activity_id, part),
+            )
             found.update(self.session.scalars(select(_t.c.activity_id).where(condition)))
         return found
 

@@ -35,7 +35,7 @@ def followers(session: Session, targets: Iterable[str]) -> dict[str, list[str]]:
     """The feeds following each of ``targets``, in one query per thousand targets."""
     found: dict[str, list[str]] = defaultdict(list)
     for part in store.chunks(sorted(set(targets))):
-        query = select(_t.c.target, _t.c.feed).where(_t.c.target.in_(part))
+        query = select(_t.c.target, _t.c.feed).where(store.among(session, _t.c.target, part))
         for target, feed in session.execute(query.order_by(_t.c.target, _t.c.feed)):
             found[target].append(feed)
     return found

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.feedstore import FeedStore, Item, RedisFeedStore
-from pipeline.feedstore_sql import TRIM_EVERY, SqlFeedStore
+from pipeline.feedstore_sql import TRIM_MIN, SqlFeedStore
 from tests.conftest import Database
 
 MAX = 5
@@ -50,8 +50,8 @@ def test_adding_an_item_again_changes_nothing(store: FeedStore) -> None:
 
 
 def test_a_feed_never_shows_more_than_its_max_length(store: FeedStore) -> None:
-    store.add([("small:1", Item(t, t)) for t in range(1, 3 * TRIM_EVERY)])
-    newest = list(range(3 * TRIM_EVERY - 1, 3 * TRIM_EVERY - 1 - MAX, -1))
+    store.add([("small:1", Item(t, t)) for t in range(1, 3 * TRIM_MIN)])
+    newest = list(range(3 * TRIM_MIN - 1, 3 * TRIM_MIN - 1 - MAX, -1))
     assert ids(store.page("small:1", 100)) == newest
     assert store.count("small:1") == MAX
     assert store.oldest("small:1") == Item(newest[-1], newest[-1])
