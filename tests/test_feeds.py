@@ -7,6 +7,7 @@ followers make a chunked fan-out and six make a celebrity.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,7 +16,10 @@ from sqlalchemy import func, select
 
 from models import Activity, DeadLetter, FeedItem
 from pipeline.client import Client
-from pipeline.feeds import AggregatedFeed, FlatFeed, NotificationFeed, get_feed
+from pipeline.db import transaction
+from pipeline.feeds import AggregatedFeed, FlatFeed, NotificationFeed, Source, get_feed
+from pipeline.ingest_service import ingest_payload
+from pipeline.services import Services
 from pipeline.tasknames import QUEUES
 from tests.conftest import Pipeline
 from tests.factories import line, v1_delete, v1_entities, v1_retweet, v1_tweet, v2_line
@@ -219,11 +223,15 @@ def test_a_celebrity_is_merged_at_read_time_into_the_same_page_a_full_fan_out_gi
     assert len(timeline) == 10
 
 
-def everything_readable(p: Pipeline) -> dict[str, Any]:
-    feeds = [*EXPECTED_FLAT, "timeline:70"]
-    found: dict[str, Any] = {feed: tweets(p, feed) for feed in feeds}
-    found["timeline_aggregated:1"] = groups(p, "timeline_aggregated:1")
-    found["notification:2"] = (groups(p, "notification:2"), notifications(p, 2).counts())
+def everything_readable(p: Pipeline, source: Source | None = None) -> dict[str, Any]:
+    source = source or p.source()
+    found: dict[str, Any] = {}
+    for feed in [*EXPECTED_FLAT, "timeline:70", "timeline_aggregated:1", "notification:2"]:
+        read = get_feed(feed, source)
+        if isinstance(read, AggregatedFeed):
+            found[feed] = [(g.verb, g.object, g.actors, g.seen) for g in read[:]]
+        else:
+            found[feed] = [a.foreign_id for a in read[:]]
     return found
 
 
@@ -254,6 +262,26 @@ def test_after_redis_loses_everything_rebuild_and_reads_restore_the_same_feeds(
     pipeline.redis.flushdb()
     redeclare_queues(pipeline)
     assert everything_readable(pipeline) == before, "a read rebuilds what it finds missing"
+    sql_only = replace(pipeline.source(), settings=replace(pipeline.source().settings,
+                                                           feed_backend="sql"))  # fmt: skip
+    pipeline.redis.delete(*pipeline.redis.keys("tweetfeed:feed:*"))
+    assert everything_readable(pipeline, sql_only) == before, "the SQL backend reads the same"
+    assert not pipeline.redis.keys("tweetfeed:feed:*"), "and never touches Redis feeds"
+
+
+def test_with_fan_out_disabled_ingest_stores_tweets_and_nothing_else(
+    pipeline: Pipeline,
+) -> None:
+    settings = replace(pipeline.source().settings, disable_fanout=True)
+    services = Services(lambda: transaction(pipeline.db.sessions), pipeline.redis, settings,
+                        lambda *_: pytest.fail("nothing may be sent"))  # fmt: skip
+    lines = [x.decode() for x in stream()]
+    result = ingest_payload({"lines": lines, "source": "test"}, services)
+    assert result is not None and len(result.new_ids) == 6
+    with pipeline.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Activity)) == 0
+        assert session.scalar(select(func.count()).select_from(FeedItem)) == 0
+    assert not pipeline.redis.keys("tweetfeed:feed:*")
 
 
 def test_apps_add_and_remove_activities_once_per_foreign_id(pipeline: Pipeline) -> None:
