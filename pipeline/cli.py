@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline import cli_live, feed_admin
+from pipeline import cli_live, feed_admin, web_cli
 from pipeline.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("tweetfeed")
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("settings", help="print the settings in force (secrets hidden)")
     cli_live.add_parsers(sub)
     feed_admin.add_parsers(sub)
+    web_cli.add_parsers(sub)
     return parser
 
 
@@ -159,6 +160,8 @@ COMMANDS = {
     "terms": cli_live.cmd_terms,
     "status": cli_live.cmd_status,
     "feeds": feed_admin.cmd_feeds,
+    "web": web_cli.cmd_web,
+    "flower": web_cli.cmd_flower,
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 PREFIX = "TWEETFEED_"
+SECRET_SETTINGS = frozenset({"api_token", "flower_auth"})
 T = TypeVar("T")
 
 
@@ -79,6 +80,12 @@ def _lengths(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(lengths.items()))
 
 
+def _flower_auth(raw: str) -> str | None:
+    if raw and ":" not in raw:
+        raise ValueError("expected user:password")
+    return raw or None
+
+
 def redact_url(url: str | None) -> str | None:
     """Return ``url`` with any password replaced by ``***``, safe for logs and ``repr()``."""
     if url is None:
@@ -122,6 +129,12 @@ class Settings:
     )
     heartbeat_seconds: float = _setting(5.0, _positive_float, "listener heartbeat and lock renewal")
     backoff_scale: float = _setting(1.0, _positive_float, "multiplies every reconnect wait")
+    web_host: str = _setting("127.0.0.1", _text, "address `tweetfeed web` listens on")
+    web_port: int = _setting(8000, _positive_int, "port `tweetfeed web` listens on")
+    api_token: str | None = _setting(None, _text, "bearer token for the web API's writes")
+    template_dir: str | None = _setting(None, _text, "your templates, tried before the built-in")
+    flower_url: str = _setting("http://127.0.0.1:5555", _url, "where the status page links Flower")
+    flower_auth: str | None = _setting(None, _flower_auth, "user:password for Flower's basic auth")
 
     @property
     def celery_broker_url(self) -> str:
@@ -137,6 +150,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name.endswith("_url"):
                 value = redact_url(value)
+            elif f.name in SECRET_SETTINGS and value is not None:
+                value = "***"
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 

@@ -7,7 +7,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import DeadLetter, TweetDeletion, TweetHashtag, TwitterUser, load_tweet_model
+from models import (
+    Activity,
+    DeadLetter,
+    FeedItem,
+    Follow,
+    TweetDeletion,
+    TweetHashtag,
+    TwitterUser,
+    load_tweet_model,
+)
 from pipeline.tasknames import QUEUES
 
 
@@ -18,6 +27,9 @@ def row_counts(session: Session) -> dict[str, int]:
         "tweet_hashtags": TweetHashtag.__table__,
         "tweet_deletions": TweetDeletion.__table__,
         "dead_letters": DeadLetter.__table__,
+        "activities": Activity.__table__,
+        "follows": Follow.__table__,
+        "feed_items": FeedItem.__table__,
     }
     return {
         name: int(session.execute(select(func.count()).select_from(table)).scalar_one())

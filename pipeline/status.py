@@ -7,17 +7,34 @@ from typing import Any
 import redis
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from models import StreamProcess
-from pipeline import counters, stats, terms
+from models import DeadLetter, StreamProcess
+from pipeline import counters, presence, stats, terms
 from pipeline.db import sessionmaker_for, transaction
 from pipeline.settings import Settings
 
+LATEST_DEAD_LETTERS = 20
 
-def gather(settings: Settings, client: Any) -> dict[str, Any]:
-    """Every fact the status command (and, later, the status page) shows."""
-    with transaction(sessionmaker_for(settings.database_url)) as session:
+
+def _dead_letters(session: Session) -> dict[str, Any]:
+    query = select(DeadLetter.id, DeadLetter.source, DeadLetter.reason, DeadLetter.received_at)
+    latest = session.execute(query.order_by(DeadLetter.id.desc()).limit(LATEST_DEAD_LETTERS))
+    return {
+        "count": session.scalar(select(func.count()).select_from(DeadLetter)) or 0,
+        "latest": [
+            {"id": i, "source": src, "reason": reason, "received_at": at.isoformat()}
+            for i, src, reason, at in latest
+        ],
+    }
+
+
+def gather(
+    settings: Settings, client: Any, sessions: sessionmaker[Session] | None = None
+) -> dict[str, Any]:
+    """Every fact the status command, the status page and ``/api/status`` show. No secrets."""
+    with transaction(sessions or sessionmaker_for(settings.database_url)) as session:
         listeners = [
             {"host": p.host, "pid": p.pid, "keys": p.keys_name, "state": p.state,
              "tweets": p.tweets_received, "last_error": p.last_error,
@@ -27,6 +44,7 @@ def gather(settings: Settings, client: Any) -> dict[str, Any]:
         term_rows = [{"id": t.id, "term": t.term, "enabled": t.enabled}
                      for t in terms.all_terms(session)]  # fmt: skip
         rows = stats.row_counts(session)
+        dead = _dead_letters(session)
     per_minute = counters.rates(client, 60)
     last = per_minute[-1] if per_minute else {}
     for row in term_rows:
@@ -37,7 +55,10 @@ def gather(settings: Settings, client: Any) -> dict[str, Any]:
         "tweets_per_minute": last.get("all", 0),
         "per_minute": [m.get("all", 0) for m in per_minute],
         "queues": stats.queue_depths(redis.Redis.from_url(settings.celery_broker_url)),
+        "workers": presence.online(client),
+        "dead_letters": dead,
         "rows": rows,
+        "flower_url": settings.flower_url,
     }
 
 

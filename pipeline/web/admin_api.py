@@ -1,0 +1,102 @@
+"""Filter terms and follows over HTTP. Every write needs the API token (see ``app.writer``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, Field, field_validator
+
+from pipeline import feedkeys, tasknames, terms
+from pipeline.db import transaction
+from pipeline.feed_payloads import MAX_BACKFILL
+from pipeline.web.app import WebDep, Writer
+
+router = APIRouter()
+
+
+class TermIn(BaseModel):
+    term: str = Field(min_length=1, max_length=512, description="an X filter rule, e.g. python")
+
+    @field_validator("term")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a filter term cannot be blank")
+        return value.strip()
+
+
+class TermOut(BaseModel):
+    id: int
+    term: str
+    enabled: bool
+
+
+class FollowIn(BaseModel):
+    feed: str = Field(description="the follower feed, e.g. timeline:7")
+    target: str = Field(description="the feed it follows, e.g. user:42")
+    backfill: int | None = Field(default=None, ge=0, le=MAX_BACKFILL)
+
+    @field_validator("feed", "target")
+    @classmethod
+    def _feed_id(cls, value: str) -> str:
+        return feedkeys.check(value)
+
+
+def _changed(app: Any, session: Any) -> None:
+    # Listeners hear of the change now rather than at beat's next poll.
+    terms.publish_if_changed(session, app.source.redis)
+
+
+@router.get("/api/terms", tags=["terms"])
+def list_terms(app: WebDep) -> list[TermOut]:
+    with transaction(app.source.sessions) as session:
+        return [TermOut(id=t.id, term=t.term, enabled=t.enabled) for t in terms.all_terms(session)]
+
+
+@router.post("/api/terms", tags=["terms"], status_code=201, dependencies=[Writer])
+def add_term(app: WebDep, body: TermIn) -> TermOut:
+    """Add a filter term (or enable it again); the stream's rules follow within seconds."""
+    with transaction(app.source.sessions) as session:
+        row = terms.add(session, body.term)
+        out = TermOut(id=row.id, term=row.term, enabled=row.enabled)
+        session.flush()
+        _changed(app, session)
+    return out
+
+
+@router.delete("/api/terms", tags=["terms"], status_code=204, dependencies=[Writer])
+def delete_term(app: WebDep, term: Annotated[str, Query(min_length=1, max_length=512)]) -> Response:
+    """Remove a filter term by its text."""
+    with transaction(app.source.sessions) as session:
+        if not terms.remove(session, term.strip()):
+            raise HTTPException(404, f"no filter term {term!r}")
+        _changed(app, session)
+    return Response(status_code=204)
+
+
+def _send(app: Any, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    task_id = app.sender.send(name, {k: v for k, v in payload.items() if v is not None})
+    return {"task": name, "task_id": task_id}
+
+
+@router.post("/api/follows", tags=["follows"], status_code=202, dependencies=[Writer])
+def follow(app: WebDep, body: FollowIn) -> dict[str, Any]:
+    """Queue ``tweetfeed.follow``: the feed follows the target and is backfilled."""
+    if body.feed == body.target:
+        raise HTTPException(422, "a feed cannot follow itself")
+    return _send(app, tasknames.FOLLOW, body.model_dump())
+
+
+@router.delete("/api/follows", tags=["follows"], status_code=202, dependencies=[Writer])
+def unfollow(
+    app: WebDep,
+    feed: Annotated[str, Query(max_length=191)],
+    target: Annotated[str, Query(max_length=191)],
+) -> dict[str, Any]:
+    """Queue ``tweetfeed.unfollow``: the target's items leave the feed."""
+    try:
+        pair = {"feed": feedkeys.check(feed), "target": feedkeys.check(target)}
+    except feedkeys.FeedError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _send(app, tasknames.UNFOLLOW, pair)

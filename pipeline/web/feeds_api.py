@@ -1,0 +1,110 @@
+"""Feed reads over HTTP: enriched JSON, HTML timelines, and notification marks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from pipeline import feedkeys
+from pipeline.feeds import AggregatedFeed, CursorError, Feed, NotificationFeed, get_feed
+from pipeline.web.app import WebDep, Writer
+
+router = APIRouter(tags=["feeds"])
+Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="feed type")]
+Key = Annotated[str, Path(pattern=r"^[\w-]{1,150}$", description="feed key, e.g. a user id")]
+Cursor = Annotated[
+    str | None,
+    Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+          description="an activity id (flat feeds) or a group id (aggregated feeds)"),
+]  # fmt: skip
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+class MarkRequest(BaseModel):
+    """Which groups to mark; leave ``groups`` out to mark them all."""
+
+    groups: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=500)
+
+
+def _feed(app: Any, slug: str, key: str) -> Feed:
+    try:
+        return get_feed(f"{slug}:{key}", app.source)
+    except feedkeys.FeedError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def _activity_cursor(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise HTTPException(400, f"{value!r} is not an activity id")
+    return int(value)
+
+
+def read(
+    feed: Feed, limit: int, before: str | None, after: str | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """One page of ``feed``: the activities or groups, and the page as JSON, with the cursor of
+    the next (older) page when there is one."""
+    items: list[Any]
+    try:
+        if isinstance(feed, AggregatedFeed):
+            items = feed.page(limit, before=before, after=after)
+            body: dict[str, Any] = {"groups": [g.as_json() for g in items]}
+            last = items[-1].id if len(items) == limit else None
+            if isinstance(feed, NotificationFeed):
+                body.update(feed.counts())
+        else:
+            items = feed.page(limit, before=_activity_cursor(before), after=_activity_cursor(after))
+            body = {"activities": [a.as_json() for a in items]}
+            last = str(items[-1].id) if len(items) == limit else None
+    except CursorError as exc:
+        raise HTTPException(404, str(exc)) from None
+    kind = feedkeys.feed_type(feed.feed).value
+    return items, {"feed": feed.feed, "type": kind, **body, "next_before": last}
+
+
+@router.get("/api/feeds/{slug}/{key}")
+def read_feed(
+    app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None,
+    after: Cursor = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Newest first, enriched with the tweets and users it references. Aggregated and
+    notification feeds return groups; notification feeds add ``unseen`` and ``unread``."""
+    return read(_feed(app, slug, key), limit, before, after)[1]
+
+
+def _mark(app: Any, key: str, kind: str, body: MarkRequest | None) -> dict[str, Any]:
+    feed = _feed(app, "notification", key)
+    assert isinstance(feed, NotificationFeed)
+    groups = body.groups if body else None
+    marked = feed.mark_seen(groups) if kind == "seen" else feed.mark_read(groups)
+    return {"feed": feed.feed, "marked": marked, **feed.counts()}
+
+
+@router.post("/api/feeds/notification/{key}/seen", dependencies=[Writer])
+def mark_seen(app: WebDep, key: Key, body: MarkRequest | None = None) -> dict[str, Any]:
+    """Mark every group (or the listed ones) seen."""
+    return _mark(app, key, "seen", body)
+
+
+@router.post("/api/feeds/notification/{key}/read", dependencies=[Writer])
+def mark_read(app: WebDep, key: Key, body: MarkRequest | None = None) -> dict[str, Any]:
+    """Mark every group (or the listed ones) read, and so seen."""
+    return _mark(app, key, "read", body)
+
+
+@router.get("/feeds/{slug}/{key}", response_class=HTMLResponse)
+def timeline_page(
+    app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None
+) -> HTMLResponse:
+    """The feed as an HTML page, each activity rendered by its verb's template."""
+    items, body = read(_feed(app, slug, key), limit, before, None)
+    html = app.templates.get_template("timeline.html").render(
+        feed=body["feed"], kind=body["type"], items=items, next_before=body["next_before"],
+        counts={k: body[k] for k in ("unseen", "unread") if k in body},
+    )  # fmt: skip
+    return HTMLResponse(html)

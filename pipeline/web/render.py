@@ -1,0 +1,55 @@
+"""HTML for the web face: Jinja2 templates a user can override, per-verb activity templates in
+the manner of stream-django (``activity/<verb>.html``, ``activity/aggregated/<verb>.html``), and
+the status page's SVG chart. No external assets: every page works offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from pipeline.aggregate import Group
+from pipeline.enrich import EnrichedActivity
+
+
+def environment(template_dir: str | None) -> Environment:
+    """Templates from ``template_dir`` first (TWEETFEED_TEMPLATE_DIR), then the built-in ones."""
+    loaders: list[Any] = []
+    if template_dir:
+        loaders.append(FileSystemLoader(Path(template_dir)))
+    loaders.append(PackageLoader("pipeline.web", "templates"))
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape())
+    env.globals["render_activity"] = lambda item: render_activity(env, item)
+    env.globals["chart"] = chart
+    return env
+
+
+def render_activity(env: Environment, item: EnrichedActivity | Group) -> Markup:
+    """``activity/<verb>.html`` for an activity, ``activity/aggregated/<verb>.html`` for a group,
+    each falling back to ``default.html`` beside it."""
+    folder = "activity/aggregated" if isinstance(item, Group) else "activity"
+    template = env.select_template([f"{folder}/{item.verb}.html", f"{folder}/default.html"])
+    name = "group" if isinstance(item, Group) else "activity"
+    return Markup(template.render({name: item, "render_activity": env.globals["render_activity"]}))
+
+
+def chart(values: list[int], width: int = 720, height: int = 140) -> Markup:
+    """Tweets per minute as an inline SVG polyline, oldest minute on the left."""
+    top = max([*values, 1])
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 20 - (v / top) * (height - 30):.1f}"
+        for i, v in enumerate(values)
+    )
+    total = sum(values)
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="tweets per minute over the last hour, {total} in all">'
+        f'<line x1="0" y1="{height - 20}" x2="{width}" y2="{height - 20}" class="axis"/>'
+        f'<polyline points="{points}" class="line"/>'
+        f'<text x="0" y="{height - 4}">60 min ago</text>'
+        f'<text x="{width}" y="{height - 4}" text-anchor="end">now</text>'
+        f'<text x="4" y="12">peak {top}/min</text></svg>'
+    )
