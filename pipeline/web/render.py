@@ -37,7 +37,8 @@ def render_activity(env: Environment, item: EnrichedActivity | Group) -> Markup:
 
 def chart(values: list[int], width: int = 720, height: int = 140) -> Markup:
     """Tweets per minute as an inline SVG polyline, oldest minute on the left."""
-    top = max([*values, 1])
+    peak = max(values, default=0)
+    top = max(peak, 1)
     step = width / max(len(values) - 1, 1)
     points = " ".join(
         f"{i * step:.1f},{height - 20 - (v / top) * (height - 30):.1f}"
@@ -51,5 +52,5 @@ def chart(values: list[int], width: int = 720, height: int = 140) -> Markup:
         f'<polyline points="{points}" class="line"/>'
         f'<text x="0" y="{height - 4}">60 min ago</text>'
         f'<text x="{width}" y="{height - 4}" text-anchor="end">now</text>'
-        f'<text x="4" y="12">peak {top}/min</text></svg>'
+        f'<text x="4" y="12">peak {peak}/min</text></svg>'
     )
