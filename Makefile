@@ -38,6 +38,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python -m tests.bench_ingest
 	$(BIN)/python -m tests.bench_fanout
+	$(BIN)/python -m tests.bench_web
 
 clean:
 	rm -rf $(VENV) var

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(argv: list[str], env: dict[str, str], url: str, log_path: Path) -> Iterator[str]:
+    """Run a server process until the block ends; yield ``url`` once it answers HTTP at all."""
+    import requests
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+        def answers() -> bool:
+            try:
+                requests.get(url, timeout=2)
+                return True
+            except requests.ConnectionError:
+                return process.poll() is not None
+
+        try:
+            wait_until(answers, 60, f"{argv[1]} to answer on {url}")
+            assert process.poll() is None, log_path.read_text()
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
 
 
 def real_fixture(name: str) -> Path:

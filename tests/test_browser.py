@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from pipeline import processes
 from pipeline.db import transaction
 from tests.conftest import CI, Pipeline
-from tests.helpers import BIN, ROOT, free_port, wait_until
+from tests.helpers import BIN, ROOT, free_port, served
 from tests.test_feeds import graph_and_stream
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -38,25 +36,9 @@ def server(pipeline: Pipeline, tmp_path: Path) -> Iterator[str]:
         processes.register(session, "main", "idle")
     port = free_port()
     env = {**pipeline.env, "TWEETFEED_WEB_PORT": str(port)}
-    log = (tmp_path / "web.log").open("wb")
-    process = subprocess.Popen([str(BIN / "tweetfeed"), "web"], env=env, cwd=ROOT, stdout=log,
-                               stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(f"{url}/api/status", timeout=2).ok
-        except requests.ConnectionError:
-            return process.poll() is not None
-
-    try:
-        wait_until(up, 30, "tweetfeed web to answer")
-        assert process.poll() is None, (tmp_path / "web.log").read_text()
+    argv = [str(BIN / "tweetfeed"), "web"]
+    with served(argv, env, f"http://127.0.0.1:{port}", tmp_path / "web.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def test_a_person_sees_the_status_page_and_a_timeline(server: str, tmp_path: Path) -> None:

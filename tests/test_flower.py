@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import requests
 
 from pipeline.client import Client
 from tests.conftest import Pipeline
-from tests.helpers import BIN, ROOT, free_port, wait_until
+from tests.helpers import BIN, free_port, served, wait_until
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 AUTH = ("admin", "flower-secret")
@@ -21,25 +20,9 @@ AUTH = ("admin", "flower-secret")
 def flower(pipeline: Pipeline, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**pipeline.env, "TWEETFEED_FLOWER_AUTH": ":".join(AUTH)}
-    log = (tmp_path / "flower.log").open("wb")
-    process = subprocess.Popen([str(BIN / "tweetfeed"), "flower", f"--port={port}"], env=env,
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return requests.get(url, timeout=2).status_code in {200, 401}
-        except requests.ConnectionError:
-            return process.poll() is not None
-
-    try:
-        wait_until(up, 60, "Flower to answer")
-        assert process.poll() is None, (tmp_path / "flower.log").read_text()
+    argv = [str(BIN / "tweetfeed"), "flower", f"--port={port}"]
+    with served(argv, env, f"http://127.0.0.1:{port}", tmp_path / "flower.log") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
 
 
 def test_flower_asks_for_basic_auth_and_lists_tasks_by_name(
