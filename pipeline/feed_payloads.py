@@ -174,3 +174,21 @@ class BroadcastRequest:
             raise PayloadError(f"'feeds' must be a list of 1 to {MAX_BROADCAST_FEEDS} feed ids")
         checked = tuple(dict.fromkeys(_feed(f, "feeds") for f in feeds))
         return cls(activity_row(p["activity"]), checked)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRequest:
+    """The internal ``fanout_chunk`` payload: one activity, a list of feeds."""
+
+    activity_id: int
+    feeds: list[str]
+
+    @classmethod
+    def parse(cls, payload: Any) -> ChunkRequest:
+        if not (
+            isinstance(payload, dict)
+            and type(payload.get("activity_id")) is int
+            and isinstance(payload.get("feeds"), list)
+        ):
+            raise PayloadError("expected {'activity_id': int, 'feeds': [feed ids]}")
+        return cls(payload["activity_id"], payload["feeds"])

@@ -6,41 +6,24 @@ task is acknowledged, never retried. Each function is safe to run twice.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from pipeline import activities, deadletters, fanout, follows, tasknames
+from pipeline import activities, fanout, follows, tasknames
 from pipeline.feed_payloads import (
     BroadcastRequest,
+    ChunkRequest,
     FollowRequest,
     RemoveRequest,
     activity_row,
 )
 from pipeline.feedstore import Item
-from pipeline.payloads import PayloadError
+from pipeline.payloads import validated
 from pipeline.services import Services
-
-log = logging.getLogger(__name__)
-
-
-def _validated(svc: Services, task: str, payload: Any, parse: Callable[[Any], Any]) -> Any:
-    """``parse(payload)``, or None after dead-lettering the payload with the reason."""
-    try:
-        return parse(payload)
-    except PayloadError as exc:
-        with svc.transaction() as session:
-            body = orjson.dumps(payload, default=repr)
-            deadletters.record(session, f"task:{task}", f"bad payload: {exc}", body)
-        log.warning("%s payload dead-lettered: %s", task, exc)
-        return None
 
 
 def add_activity(svc: Services, payload: Any) -> int | None:
     """Store the activity (once per foreign_id) and fan it out; return its id."""
-    row = _validated(svc, tasknames.ADD_ACTIVITY, payload, activity_row)
+    row = validated(svc.transaction, tasknames.ADD_ACTIVITY, payload, activity_row)
     if row is None:
         return None
     with svc.transaction() as session:
@@ -52,14 +35,15 @@ def add_activity(svc: Services, payload: Any) -> int | None:
 
 def remove_activity(svc: Services, payload: Any) -> None:
     """Delete the activity and take it out of every feed it reached."""
-    request = _validated(svc, tasknames.REMOVE_ACTIVITY, payload, RemoveRequest.parse)
+    request = validated(svc.transaction, tasknames.REMOVE_ACTIVITY, payload, RemoveRequest.parse)
     if request is None:
         return
     with svc.transaction() as session:
-        if request.activity_id is not None:
-            found = list(activities.load(session, [request.activity_id]))
-        else:
+        found: list[int] = []
+        if request.foreign_id is not None:
             found = [a.id for a in activities.by_foreign_id(session, [request.foreign_id])]
+        elif request.activity_id is not None:
+            found = list(activities.load(session, [request.activity_id]))
         pairs = svc.sql(session).feeds_of(found)
     # Redis first as well as after: if this task dies after its commit, a rerun finds no
     # activity left to look up, so the items must already be gone from Redis by then.
@@ -71,7 +55,7 @@ def remove_activity(svc: Services, payload: Any) -> None:
 
 def broadcast(svc: Services, payload: Any) -> int | None:
     """Store one activity and put it into every listed feed (followers are not involved)."""
-    request = _validated(svc, tasknames.BROADCAST, payload, BroadcastRequest.parse)
+    request = validated(svc.transaction, tasknames.BROADCAST, payload, BroadcastRequest.parse)
     if request is None:
         return None
     with svc.transaction() as session:
@@ -91,7 +75,7 @@ def follow(svc: Services, payload: Any, many: bool = False) -> None:
     """Record the follows and backfill each follower feed with its target's newest items."""
     parse = FollowRequest.parse_many if many else FollowRequest.parse
     name = tasknames.FOLLOW_MANY if many else tasknames.FOLLOW
-    request = _validated(svc, name, payload, parse)
+    request = validated(svc.transaction, name, payload, parse)
     if request is None:
         return
     threshold = svc.settings.celebrity_threshold
@@ -127,7 +111,7 @@ def _backfill(
 def unfollow(svc: Services, payload: Any) -> None:
     """Remove the follow and the target's items from the follower feed, unless the feed
     also holds them through another feed it follows."""
-    request = _validated(svc, tasknames.UNFOLLOW, payload, FollowRequest.parse)
+    request = validated(svc.transaction, tasknames.UNFOLLOW, payload, FollowRequest.parse)
     if request is None:
         return
     with svc.transaction() as session:
@@ -153,15 +137,6 @@ def _recount(svc: Services, targets: set[str]) -> None:
 
 def fanout_chunk(svc: Services, payload: Any) -> None:
     """The internal chunk task: one activity into up to FANOUT_CHUNK_SIZE feeds."""
-    if not (
-        isinstance(payload, dict)
-        and type(payload.get("activity_id")) is int
-        and isinstance(payload.get("feeds"), list)
-    ):
-        _validated(svc, tasknames.FANOUT_CHUNK, payload, _reject)
-        return
-    fanout.write_chunk(svc, payload["activity_id"], payload["feeds"])
-
-
-def _reject(payload: Any) -> None:
-    raise PayloadError("expected {'activity_id': int, 'feeds': [feed ids]}")
+    request = validated(svc.transaction, tasknames.FANOUT_CHUNK, payload, ChunkRequest.parse)
+    if request is not None:
+        fanout.write_chunk(svc, request.activity_id, request.feeds)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
-from pipeline import batches, deadletters, fanout, ingest_feeds
+from pipeline import batches, fanout, ingest_feeds, tasknames
 from pipeline.ingest import IngestResult, enforce_deletions, store_batch
 from pipeline.parse import parse_lines
-from pipeline.payloads import IngestRequest, PayloadError
+from pipeline.payloads import IngestRequest, validated
 from pipeline.services import Services
 
 log = logging.getLogger(__name__)
@@ -34,13 +32,8 @@ def ingest_payload(
     (dead-lettered) or a batch that an earlier delivery already stored and released.
     """
     transaction, redis, settings = svc.transaction, svc.redis, svc.settings
-    try:
-        request = IngestRequest.parse(payload)
-    except PayloadError as exc:
-        with transaction() as session:
-            body = orjson.dumps(payload, default=repr)
-            deadletters.record(session, "task:tweetfeed.ingest_batch", f"bad payload: {exc}", body)
-        log.warning("ingest payload dead-lettered: %s", exc)
+    request = validated(transaction, tasknames.INGEST_BATCH, payload, IngestRequest.parse)
+    if request is None:
         return None
     lines: list[Any] | None = request.lines
     if request.batch is not None:

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
+from sqlalchemy.orm import Session
+
+from pipeline import deadletters
 from pipeline.batches import KEY_PREFIX
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class PayloadError(ValueError):
     """A task payload that does not follow its documented shape."""
+
+
+def validated(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    task: str,
+    payload: Any,
+    parse: Callable[[Any], T],
+) -> T | None:
+    """``parse(payload)``; or, when it raises PayloadError, None after dead-lettering the
+    payload as ``task:<task>`` with the reason, so the task is acknowledged, not retried."""
+    try:
+        return parse(payload)
+    except PayloadError as exc:
+        with transaction() as session:
+            body = orjson.dumps(payload, default=repr)
+            deadletters.record(session, f"task:{task}", f"bad payload: {exc}", body)
+        log.warning("%s payload dead-lettered: %s", task, exc)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
