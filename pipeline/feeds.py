@@ -242,11 +242,16 @@ class NotificationFeed(AggregatedFeed):
     def counts(self) -> dict[str, int]:
         """``unseen`` and ``unread`` group counts."""
         with self.source.sessions() as session:
+            return _counts(self._groups(session))
+
+    def page_with_counts(
+        self, limit: int = PAGE, *, before: str | None = None, after: str | None = None
+    ) -> tuple[list[Group], dict[str, int]]:
+        """:meth:`page` and :meth:`counts` from one read of the feed."""
+        with self.source.sessions() as session:
             groups = self._groups(session)
-        return {
-            "unseen": sum(not g.seen for g in groups),
-            "unread": sum(not g.read for g in groups),
-        }
+            page = self._enriched(session, self._window(groups, limit, before, after))
+        return page, _counts(groups)
 
     def mark_seen(self, group_ids: Sequence[str] | None = None) -> int:
         """Mark every group (or the listed ones) seen; return how many were marked."""
@@ -259,6 +264,10 @@ class NotificationFeed(AggregatedFeed):
     def _mark(self, kind: str, group_ids: Sequence[str] | None) -> int:
         with self.source.sessions() as session, session.begin():
             return marks.mark(session, self.feed, kind, self._groups(session), group_ids)
+
+
+def _counts(groups: Sequence[Group]) -> dict[str, int]:
+    return {"unseen": sum(not g.seen for g in groups), "unread": sum(not g.read for g in groups)}
 
 
 Feed = FlatFeed | AggregatedFeed | NotificationFeed

@@ -31,9 +31,19 @@ def _dead_letters(session: Session) -> dict[str, Any]:
 
 
 def gather(
-    settings: Settings, client: Any, sessions: sessionmaker[Session] | None = None
+    settings: Settings,
+    client: Any,
+    sessions: sessionmaker[Session] | None = None,
+    broker: Any = None,
 ) -> dict[str, Any]:
-    """Every fact the status command, the status page and ``/api/status`` show. No secrets."""
+    """Every fact the status command, the status page and ``/api/status`` show. No secrets.
+
+    ``client`` is Redis at REDIS_URL; ``broker`` the broker's Redis, which is ``client`` itself
+    when the two URLs are one (the default); elsewhere and not given, a new connection.
+    """
+    if broker is None:
+        same = settings.celery_broker_url == settings.redis_url
+        broker = client if same else redis.Redis.from_url(settings.celery_broker_url)
     with transaction(sessions or sessionmaker_for(settings.database_url)) as session:
         listeners = [
             {"host": p.host, "pid": p.pid, "keys": p.keys_name, "state": p.state,
@@ -54,7 +64,7 @@ def gather(
         "terms": term_rows,
         "tweets_per_minute": last.get("all", 0),
         "per_minute": [m.get("all", 0) for m in per_minute],
-        "queues": stats.queue_depths(redis.Redis.from_url(settings.celery_broker_url)),
+        "queues": stats.queue_depths(broker),
         "workers": presence.online(client),
         "dead_letters": dead,
         "rows": rows,

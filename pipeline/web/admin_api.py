@@ -75,17 +75,13 @@ def delete_term(app: WebDep, term: Annotated[str, Query(min_length=1, max_length
     return Response(status_code=204)
 
 
-def _send(app: Any, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    task_id = app.sender.send(name, {k: v for k, v in payload.items() if v is not None})
-    return {"task": name, "task_id": task_id}
-
-
 @router.post("/api/follows", tags=["follows"], status_code=202, dependencies=[Writer])
 def follow(app: WebDep, body: FollowIn) -> dict[str, Any]:
     """Queue ``tweetfeed.follow``: the feed follows the target and is backfilled."""
     if body.feed == body.target:
         raise HTTPException(422, "a feed cannot follow itself")
-    return _send(app, tasknames.FOLLOW, body.model_dump())
+    task_id = app.client.follow(body.feed, body.target, body.backfill)
+    return {"task": tasknames.FOLLOW, "task_id": task_id}
 
 
 @router.delete("/api/follows", tags=["follows"], status_code=202, dependencies=[Writer])
@@ -96,7 +92,7 @@ def unfollow(
 ) -> dict[str, Any]:
     """Queue ``tweetfeed.unfollow``: the target's items leave the feed."""
     try:
-        pair = {"feed": feedkeys.check(feed), "target": feedkeys.check(target)}
+        task_id = app.client.unfollow(feedkeys.check(feed), feedkeys.check(target))
     except feedkeys.FeedError as exc:
         raise HTTPException(422, str(exc)) from None
-    return _send(app, tasknames.UNFOLLOW, pair)
+    return {"task": tasknames.UNFOLLOW, "task_id": task_id}

@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment
 
 from pipeline import status
+from pipeline.client import Client
 from pipeline.db import sessionmaker_for
-from pipeline.enqueue import TaskSender
 from pipeline.feeds import Source
 from pipeline.settings import Settings, get_settings
 from pipeline.web.render import environment
@@ -24,19 +24,21 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 @dataclass
 class Web:
-    """What every request shares: settings, reads, Redis, templates, a task sender."""
+    """What every request shares: settings, reads, Redis, templates, a task client."""
 
     settings: Settings
     source: Source
     bind_host: str
     templates: Environment
-    _sender: TaskSender | None = field(default=None, repr=False)
+    broker: Any = field(default=None, repr=False)
+    _client: Client | None = field(default=None, repr=False)
 
     @property
-    def sender(self) -> TaskSender:
-        if self._sender is None:
-            self._sender = TaskSender(self.settings.celery_broker_url)
-        return self._sender
+    def client(self) -> Client:
+        """Sends the public feed tasks, as any other app would."""
+        if self._client is None:
+            self._client = Client(self.settings.celery_broker_url)
+        return self._client
 
 
 def web(request: Request) -> Web:
@@ -82,7 +84,10 @@ def create_app(
         description="Status, feeds, filter terms and follows of a tweetfeed pipeline.",
     )
     templates = environment(settings.template_dir)
-    app.state.web = Web(settings, source, bind_host or settings.web_host, templates)
+    broker = None
+    if settings.celery_broker_url != settings.redis_url:
+        broker = redis_lib.Redis.from_url(settings.celery_broker_url)
+    app.state.web = Web(settings, source, bind_host or settings.web_host, templates, broker)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
 
@@ -101,4 +106,4 @@ def create_app(
 
 
 def _status(app: Web) -> dict[str, Any]:
-    return status.gather(app.settings, app.source.redis, app.source.sessions)
+    return status.gather(app.settings, app.source.redis, app.source.sessions, app.broker)

@@ -9,7 +9,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from pipeline import feedkeys
-from pipeline.feeds import AggregatedFeed, CursorError, Feed, NotificationFeed, get_feed
+from pipeline.feeds import (
+    AggregatedFeed,
+    CursorError,
+    Feed,
+    FlatFeed,
+    NotificationFeed,
+    get_feed,
+)
 from pipeline.web.app import WebDep, Writer
 
 router = APIRouter(tags=["feeds"])
@@ -50,20 +57,20 @@ def read(
     """One page of ``feed``: the activities or groups, and the page as JSON, with the cursor of
     the next (older) page when there is one."""
     items: list[Any]
+    counts: dict[str, int] = {}
     try:
-        if isinstance(feed, AggregatedFeed):
+        if isinstance(feed, NotificationFeed):
+            items, counts = feed.page_with_counts(limit, before=before, after=after)
+        elif isinstance(feed, AggregatedFeed):
             items = feed.page(limit, before=before, after=after)
-            body: dict[str, Any] = {"groups": [g.as_json() for g in items]}
-            last = items[-1].id if len(items) == limit else None
-            if isinstance(feed, NotificationFeed):
-                body.update(feed.counts())
         else:
             items = feed.page(limit, before=_activity_cursor(before), after=_activity_cursor(after))
-            body = {"activities": [a.as_json() for a in items]}
-            last = str(items[-1].id) if len(items) == limit else None
     except CursorError as exc:
         raise HTTPException(404, str(exc)) from None
     kind = feedkeys.feed_type(feed.feed).value
+    listed = "activities" if isinstance(feed, FlatFeed) else "groups"
+    last = str(items[-1].id) if len(items) == limit else None
+    body = {listed: [i.as_json() for i in items], **counts}
     return items, {"feed": feed.feed, "type": kind, **body, "next_before": last}
 
 
