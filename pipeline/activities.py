@@ -32,6 +32,11 @@ def millis(time: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def iso(time: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z``, as every JSON answer gives times."""
+    return time.isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True, slots=True)
 class ActivityRecord:
     """An activity as stored; ``to`` are the feeds it was addressed to besides its actor's."""
@@ -61,7 +66,7 @@ class ActivityRecord:
             "verb": self.verb,
             "object": self.object,
             "target": self.target,
-            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "time": iso(self.time),
             "foreign_id": self.foreign_id,
             "to": list(self.to),
             "extra": self.extra or {},

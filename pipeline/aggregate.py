@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.activities import ActivityRecord
+from pipeline.activities import ActivityRecord, iso
 from pipeline.enrich import EnrichedActivity
 
 SHOWN_PER_GROUP = 15  # activities listed in a group; all of them are counted
@@ -50,7 +50,7 @@ class Group:
             "activity_count": self.activity_count,
             "actor_count": self.actor_count,
             "actors": self.actors[:SHOWN_PER_GROUP],
-            "updated_at": self.records[0].as_json()["time"],
+            "updated_at": iso(self.records[0].time),
             "is_seen": self.seen,
             "is_read": self.read,
             "activities": [a.as_json() for a in self.activities],

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import TwitterUser, load_tweet_model
 from pipeline import store
-from pipeline.activities import ActivityRecord
+from pipeline.activities import ActivityRecord, iso
 
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
 _ENRICHERS: dict[str, Enricher] = {}
@@ -27,10 +26,6 @@ _ENRICHERS: dict[str, Enricher] = {}
 def register_enricher(kind: str, loader: Enricher) -> None:
     """Load references of ``kind`` with ``loader`` (replacing any loader the kind had)."""
     _ENRICHERS[kind] = loader
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _ints(keys: Iterable[str]) -> list[int]:
@@ -50,7 +45,7 @@ def load_tweets(session: Session, keys: list[str]) -> dict[str, Any]:
             "id": str(t.id),
             "author_id": str(t.author_id),
             "text": t.text,
-            "created_at": _iso(t.created_at),
+            "created_at": iso(t.created_at),
             "lang": t.lang,
             "in_reply_to_id": _opt(t.in_reply_to_id),
             "retweeted_id": _opt(t.retweeted_id),
