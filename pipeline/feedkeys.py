@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import cache
 
 from pipeline.settings import Settings
 
@@ -53,9 +54,17 @@ def feed_type(feed: str) -> FeedType:
     return FeedType.FLAT
 
 
+@cache
+def _lengths(pairs: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    return dict(pairs)
+
+
 def max_length(feed: str, settings: Settings) -> int:
-    """Items kept in ``feed``: its slug's entry in FEED_MAX_LENGTHS, else FEED_MAX_LENGTH."""
-    return dict(settings.feed_max_lengths).get(slug(feed), settings.feed_max_length)
+    """Items kept in ``feed``: its slug's entry in FEED_MAX_LENGTHS, else FEED_MAX_LENGTH.
+
+    Called for every feed write, so the table is built once per settings value, not per call.
+    """
+    return _lengths(settings.feed_max_lengths).get(slug(feed), settings.feed_max_length)
 
 
 def redis_key(feed: str) -> str:
