@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kombu import Exchange, Queue
-
+from pipeline.enqueue import queue
 from pipeline.settings import get_settings
 from pipeline.tasknames import POLL_FILTER_TERMS, QUEUES, ROUTES
 
@@ -25,7 +24,7 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
-task_queues = [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES]
+task_queues = [queue(q) for q in QUEUES]
 task_default_queue = "ingest"
 task_routes = {name: {"queue": queue} for name, queue in ROUTES.items()}
 

@@ -22,6 +22,12 @@ EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 RETRY_POLICY = {"max_retries": 10, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 5}
 
 
+def queue(name: str) -> Queue:
+    """Queue ``name`` on its own direct exchange, routing key ``name``: how every queue of
+    tweetfeed is declared, by the workers (celeryconfig) and by senders alike."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+
+
 def celery_message(name: str, kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Body and headers of a Celery protocol-2 task message."""
     task_id = str(uuid.uuid4())
@@ -63,7 +69,7 @@ class TaskSender:
 
     def _queue(self, name: str) -> Queue:
         if name not in self._queues:
-            self._queues[name] = Queue(name, Exchange(name, type="direct"), routing_key=name)
+            self._queues[name] = queue(name)
         return self._queues[name]
 
     def _ensure_producer(self) -> Producer:

@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from kombu import Connection, Exchange, Queue
+from kombu import Connection
 from sqlalchemy import func, select
 
 from models import Activity, DeadLetter, FeedItem
 from pipeline.client import Client
 from pipeline.db import transaction
+from pipeline.enqueue import queue
 from pipeline.feeds import AggregatedFeed, FlatFeed, NotificationFeed, Source, get_feed
 from pipeline.ingest_service import ingest_payload
 from pipeline.services import Services
@@ -239,8 +240,7 @@ def redeclare_queues(p: Pipeline) -> None:
     """FLUSHDB also drops kombu's exchange bindings; declare them again for later tests."""
     with Connection(p.redis_url) as conn:
         for name in QUEUES:
-            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
-            queue(conn.default_channel).declare()
+            queue(name)(conn.default_channel).declare()
 
 
 def test_after_redis_loses_everything_rebuild_and_reads_restore_the_same_feeds(
