@@ -21,9 +21,9 @@ run: $(VENV)/.embedded
 	$(BIN)/tweetfeed up --demo
 
 # The Node.js client example's test needs celery-node; without npm that test skips.
-NODE_DEPS := tests/node/node_modules/.package-lock.json
-$(NODE_DEPS): tests/node/package-lock.json
-	if command -v npm >/dev/null; then npm ci --prefix tests/node --no-audit --no-fund; fi
+NODE_DEPS := tests/e2e/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/e2e/node/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/e2e/node --no-audit --no-fund; fi
 
 test: $(VENV)/.dev $(NODE_DEPS)
 	$(BIN)/ruff check .
@@ -36,9 +36,9 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev
-	$(BIN)/python -m tests.bench_ingest
-	$(BIN)/python -m tests.bench_fanout
-	$(BIN)/python -m tests.bench_web
+	$(BIN)/python -m tests.bench.ingest
+	$(BIN)/python -m tests.bench.fanout
+	$(BIN)/python -m tests.bench.web
 
 clean:
 	rm -rf $(VENV) var

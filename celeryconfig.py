@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.enqueue import queue
+from pipeline.bus.routes import POLL_FILTER_TERMS, QUEUES, ROUTES
+from pipeline.bus.sender import queue
 from pipeline.settings import get_settings
-from pipeline.tasknames import POLL_FILTER_TERMS, QUEUES, ROUTES
 
 _settings = get_settings()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 from models import Base, load_tweet_model
-from pipeline.db import make_engine
 from pipeline.settings import get_settings
+from pipeline.store.engine import make_engine
 
 load_tweet_model()  # a swapped tweet model registers its table on Base.metadata
 target_metadata = Base.metadata

@@ -39,7 +39,7 @@ class AbstractTweet:
     retweeted_id: Mapped[int | None] = mapped_column(BigInteger)
     quoted_id: Mapped[int | None] = mapped_column(BigInteger)
     source_format: Mapped[str] = mapped_column(String(4))
-    # The payload exactly as received, lz4-compressed (pipeline.raw); jsonb would cap ingest
+    # The payload exactly as received, lz4-compressed (pipeline.ingest.raw); jsonb would cap ingest
     # near 9k rows/s because the server parses and compresses every payload.
     raw: Mapped[bytes] = mapped_column(Blob, deferred=True)
 

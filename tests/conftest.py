@@ -21,10 +21,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base
-from pipeline.db import make_engine, make_sessionmaker
-from pipeline.feeds import Source
-from pipeline.migrate import upgrade
+from pipeline.feeds.read import Source
 from pipeline.settings import Settings
+from pipeline.store.engine import make_engine, make_sessionmaker
+from pipeline.store.migrate import upgrade
 from tests.helpers import BIN, ROOT, clean_env, wait_until
 
 CI = bool(os.environ.get("CI"))

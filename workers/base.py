@@ -11,9 +11,9 @@ import sqlalchemy.exc
 from celery import Task
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.db import make_engine, make_sessionmaker, transaction
-from pipeline.services import Services
+from pipeline.runtime import Services
 from pipeline.settings import Settings, get_settings
+from pipeline.store.engine import make_engine, make_sessionmaker, transaction
 
 # Outages of the database or Redis are retried with backoff until they end; anything else is
 # a bug or bad input, which the pipeline dead-letters itself.

@@ -9,7 +9,7 @@ import redis
 from celery import Celery
 from celery.signals import heartbeat_sent, worker_ready
 
-from pipeline import presence
+from pipeline.control import presence
 from pipeline.settings import get_settings
 
 app = Celery("tweetfeed", include=["workers.tasks"])

@@ -8,61 +8,63 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline import feed_service, tasknames, terms
-from pipeline.ingest_service import ingest_payload
+from pipeline.bus import routes
+from pipeline.control import terms
+from pipeline.feeds import manager
+from pipeline.ingest.service import ingest_payload
 from workers.base import PipelineTask
 from workers.celery_app import app
 
 
-@app.task(name=tasknames.INGEST_BATCH, base=PipelineTask, bind=True)
+@app.task(name=routes.INGEST_BATCH, base=PipelineTask, bind=True)
 def ingest_batch(self: PipelineTask, **payload: Any) -> None:
     """Parse, dedupe and store a batch of raw lines, then fan out what was new."""
     ingest_payload(payload, self.services, attempt=self.request.id)
 
 
-@app.task(name=tasknames.ADD_ACTIVITY, base=PipelineTask, bind=True)
+@app.task(name=routes.ADD_ACTIVITY, base=PipelineTask, bind=True)
 def add_activity(self: PipelineTask, **payload: Any) -> None:
     """Store an activity (once per foreign_id) and fan it out to its feeds and their followers."""
-    feed_service.add_activity(self.services, payload)
+    manager.add_activity(self.services, payload)
 
 
-@app.task(name=tasknames.REMOVE_ACTIVITY, base=PipelineTask, bind=True)
+@app.task(name=routes.REMOVE_ACTIVITY, base=PipelineTask, bind=True)
 def remove_activity(self: PipelineTask, **payload: Any) -> None:
     """Delete an activity and take it out of every feed it reached."""
-    feed_service.remove_activity(self.services, payload)
+    manager.remove_activity(self.services, payload)
 
 
-@app.task(name=tasknames.FOLLOW, base=PipelineTask, bind=True)
+@app.task(name=routes.FOLLOW, base=PipelineTask, bind=True)
 def follow(self: PipelineTask, **payload: Any) -> None:
     """Make a feed follow a target feed and backfill it with the target's newest items."""
-    feed_service.follow(self.services, payload)
+    manager.follow(self.services, payload)
 
 
-@app.task(name=tasknames.FOLLOW_MANY, base=PipelineTask, bind=True)
+@app.task(name=routes.FOLLOW_MANY, base=PipelineTask, bind=True)
 def follow_many(self: PipelineTask, **payload: Any) -> None:
     """Many follows in one task, each backfilled."""
-    feed_service.follow(self.services, payload, many=True)
+    manager.follow(self.services, payload, many=True)
 
 
-@app.task(name=tasknames.UNFOLLOW, base=PipelineTask, bind=True)
+@app.task(name=routes.UNFOLLOW, base=PipelineTask, bind=True)
 def unfollow(self: PipelineTask, **payload: Any) -> None:
     """Stop a feed following a target and remove the target's items from it."""
-    feed_service.unfollow(self.services, payload)
+    manager.unfollow(self.services, payload)
 
 
-@app.task(name=tasknames.BROADCAST, base=PipelineTask, bind=True)
+@app.task(name=routes.BROADCAST, base=PipelineTask, bind=True)
 def broadcast(self: PipelineTask, **payload: Any) -> None:
     """One activity into many listed feeds (a message to many users)."""
-    feed_service.broadcast(self.services, payload)
+    manager.broadcast(self.services, payload)
 
 
-@app.task(name=tasknames.FANOUT_CHUNK, base=PipelineTask, bind=True)
+@app.task(name=routes.FANOUT_CHUNK, base=PipelineTask, bind=True)
 def fanout_chunk(self: PipelineTask, **payload: Any) -> None:
     """Internal: one activity into a chunk of follower feeds, in one Redis round trip."""
-    feed_service.fanout_chunk(self.services, payload)
+    manager.fanout_chunk(self.services, payload)
 
 
-@app.task(name=tasknames.POLL_FILTER_TERMS, base=PipelineTask, bind=True)
+@app.task(name=routes.POLL_FILTER_TERMS, base=PipelineTask, bind=True)
 def poll_filter_terms(self: PipelineTask) -> None:
     """Tell listeners, over the control channel, when the enabled filter terms changed."""
     with self.transaction() as session:

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
-from pipeline import feedkeys, tasknames, terms
-from pipeline.db import transaction
-from pipeline.feed_payloads import MAX_BACKFILL
+from pipeline.bus import routes
+from pipeline.bus.feed_requests import MAX_BACKFILL
+from pipeline.control import terms
+from pipeline.feeds import ids
+from pipeline.store.engine import transaction
 from pipeline.web.app import WebDep, Writer
 
 router = APIRouter()
@@ -40,7 +42,7 @@ class FollowIn(BaseModel):
     @field_validator("feed", "target")
     @classmethod
     def _feed_id(cls, value: str) -> str:
-        return feedkeys.check(value)
+        return ids.check(value)
 
 
 def _changed(app: Any, session: Any) -> None:
@@ -81,7 +83,7 @@ def follow(app: WebDep, body: FollowIn) -> dict[str, Any]:
     if body.feed == body.target:
         raise HTTPException(422, "a feed cannot follow itself")
     task_id = app.client.follow(body.feed, body.target, body.backfill)
-    return {"task": tasknames.FOLLOW, "task_id": task_id}
+    return {"task": routes.FOLLOW, "task_id": task_id}
 
 
 @router.delete("/api/follows", tags=["follows"], status_code=202, dependencies=[Writer])
@@ -92,7 +94,7 @@ def unfollow(
 ) -> dict[str, Any]:
     """Queue ``tweetfeed.unfollow``: the target's items leave the feed."""
     try:
-        task_id = app.client.unfollow(feedkeys.check(feed), feedkeys.check(target))
-    except feedkeys.FeedError as exc:
+        task_id = app.client.unfollow(ids.check(feed), ids.check(target))
+    except ids.FeedError as exc:
         raise HTTPException(422, str(exc)) from None
-    return {"task": tasknames.UNFOLLOW, "task_id": task_id}
+    return {"task": routes.UNFOLLOW, "task_id": task_id}

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment
 
-from pipeline import status
-from pipeline.client import Client
-from pipeline.db import sessionmaker_for
-from pipeline.feeds import Source
+from pipeline.bus.client import Client
+from pipeline.control import status
+from pipeline.feeds.read import Source
 from pipeline.settings import Settings, get_settings
+from pipeline.store.engine import sessionmaker_for
 from pipeline.web.render import environment
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}

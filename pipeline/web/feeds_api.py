@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from pipeline import feedkeys
-from pipeline.feeds import (
+from pipeline.feeds import ids
+from pipeline.feeds.read import (
     AggregatedFeed,
     CursorError,
     Feed,
@@ -39,7 +39,7 @@ class MarkRequest(BaseModel):
 def _feed(app: Any, slug: str, key: str) -> Feed:
     try:
         return get_feed(f"{slug}:{key}", app.source)
-    except feedkeys.FeedError as exc:
+    except ids.FeedError as exc:
         raise HTTPException(400, str(exc)) from None
 
 
@@ -67,7 +67,7 @@ def read(
             items = feed.page(limit, before=_activity_cursor(before), after=_activity_cursor(after))
     except CursorError as exc:
         raise HTTPException(404, str(exc)) from None
-    kind = feedkeys.feed_type(feed.feed).value
+    kind = ids.feed_type(feed.feed).value
     listed = "activities" if isinstance(feed, FlatFeed) else "groups"
     last = str(items[-1].id) if len(items) == limit else None
     body = {listed: [i.as_json() for i in items], **counts}

@@ -10,8 +10,8 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from pipeline.aggregate import Group
-from pipeline.enrich import EnrichedActivity
+from pipeline.feeds.aggregate import Group
+from pipeline.feeds.enrich import EnrichedActivity
 
 
 def environment(template_dir: str | None) -> Environment:

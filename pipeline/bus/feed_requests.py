@@ -1,0 +1,194 @@
+"""Validation of the public feed tasks' payloads (the DESIGN.md task table).
+
+Other apps, in any language, send these; each check names the field it rejects, because the
+reason is all a person sees in ``dead_letters``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from pipeline.bus.payloads import PayloadError
+from pipeline.feeds import ids
+
+REF_RE = re.compile(r"[A-Za-z][\w.-]{0,63}:[^\s]{1,120}")
+VERB_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_TO = 100
+MAX_EXTRA_BYTES = 64 << 10
+MAX_FOLLOWS = 10_000
+MAX_BROADCAST_FEEDS = 100_000
+DEFAULT_BACKFILL = 200
+MAX_BACKFILL = 1000
+
+
+def _fields(payload: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise PayloadError(f"payload must be an object, got {type(payload).__name__}")
+    unknown = set(payload) - allowed
+    if unknown:
+        raise PayloadError(f"unknown fields: {', '.join(sorted(unknown))}")
+    missing = required - set(payload)
+    if missing:
+        raise PayloadError(f"missing fields: {', '.join(sorted(missing))}")
+    return payload
+
+
+def _ref(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not REF_RE.fullmatch(value):
+        raise PayloadError(f"'{name}' must be a reference such as 'user:42', got {value!r}")
+    return value
+
+
+def _feed(value: Any, name: str) -> str:
+    try:
+        return ids.check(value)
+    except ids.FeedError as exc:
+        raise PayloadError(f"'{name}': {exc}") from None
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise PayloadError(f"'time' must be an ISO-8601 string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PayloadError(f"'time' is not ISO-8601: {value!r}") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _backfill(value: Any) -> int:
+    if value is None:
+        return DEFAULT_BACKFILL
+    if type(value) is not int or not 0 <= value <= MAX_BACKFILL:
+        raise PayloadError(f"'backfill' must be an integer from 0 to {MAX_BACKFILL}")
+    return value
+
+
+def activity_row(payload: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The ``activities`` row for an ``add_activity`` payload (or a broadcast's activity).
+
+    Without ``foreign_id`` one is derived from the fields (and the time, if given), so a
+    redelivered task still adds the activity once.
+    """
+    allowed = {"actor", "verb", "object", "target", "time", "foreign_id", "to", "extra"}
+    p = _fields(payload, allowed, {"actor", "verb", "object"})
+    actor, obj = _ref(p["actor"], "actor"), _ref(p["object"], "object")
+    verb = p["verb"]
+    if not isinstance(verb, str) or not VERB_RE.fullmatch(verb):
+        raise PayloadError(f"'verb' must be lower-case letters, digits or '_', got {verb!r}")
+    target = _ref(p["target"], "target") if p.get("target") is not None else None
+    to = p.get("to") or []
+    if not isinstance(to, list) or len(to) > MAX_TO:
+        raise PayloadError(f"'to' must be a list of at most {MAX_TO} feed ids")
+    to = list(dict.fromkeys(_feed(f, "to") for f in to))
+    extra = p.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise PayloadError("'extra' must be an object")
+    extra_json = orjson.dumps(extra).decode() if extra else None
+    if extra_json and len(extra_json) > MAX_EXTRA_BYTES:
+        raise PayloadError(f"'extra' is larger than {MAX_EXTRA_BYTES} bytes")
+    foreign_id = p.get("foreign_id")
+    if foreign_id is None:
+        basis = "\0".join([actor, verb, obj, target or "", str(p.get("time") or "")])
+        foreign_id = "auto:" + hashlib.blake2b(basis.encode(), digest_size=16).hexdigest()
+    if not isinstance(foreign_id, str) or not 0 < len(foreign_id) <= 191:
+        raise PayloadError("'foreign_id' must be a string of 1 to 191 characters")
+    time = _time(p["time"]) if p.get("time") is not None else None
+    return {
+        "actor": actor,
+        "verb": verb,
+        "object": obj,
+        "target": target,
+        "time": time or (now or datetime.now(UTC)).replace(tzinfo=None),
+        "foreign_id": foreign_id,
+        "to_feeds": orjson.dumps(to).decode() if to else None,
+        "extra": extra_json,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveRequest:
+    foreign_id: str | None
+    activity_id: int | None
+
+    @classmethod
+    def parse(cls, payload: Any) -> RemoveRequest:
+        p = _fields(payload, {"foreign_id", "activity_id"}, set())
+        foreign_id, activity_id = p.get("foreign_id"), p.get("activity_id")
+        if (foreign_id is None) == (activity_id is None):
+            raise PayloadError("exactly one of 'foreign_id' and 'activity_id' is required")
+        if foreign_id is not None and not isinstance(foreign_id, str):
+            raise PayloadError("'foreign_id' must be a string")
+        if activity_id is not None and type(activity_id) is not int:
+            raise PayloadError("'activity_id' must be an integer")
+        return cls(foreign_id, activity_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowRequest:
+    """follow, unfollow and follow_many alike: pairs of (feed, target) and a backfill size."""
+
+    pairs: tuple[tuple[str, str], ...]
+    backfill: int
+
+    @classmethod
+    def parse(cls, payload: Any) -> FollowRequest:
+        p = _fields(payload, {"feed", "target", "backfill"}, {"feed", "target"})
+        return cls(((_pair(p),)), _backfill(p.get("backfill")))
+
+    @classmethod
+    def parse_many(cls, payload: Any) -> FollowRequest:
+        p = _fields(payload, {"follows", "backfill"}, {"follows"})
+        items = p["follows"]
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_FOLLOWS:
+            raise PayloadError(f"'follows' must be a list of 1 to {MAX_FOLLOWS} follows")
+        pairs = [_pair(_fields(i, {"feed", "target"}, {"feed", "target"})) for i in items]
+        return cls(tuple(dict.fromkeys(pairs)), _backfill(p.get("backfill")))
+
+
+def _pair(p: dict[str, Any]) -> tuple[str, str]:
+    feed, target = _feed(p["feed"], "feed"), _feed(p["target"], "target")
+    if feed == target:
+        raise PayloadError(f"a feed cannot follow itself ({feed!r})")
+    return feed, target
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRequest:
+    activity: dict[str, Any]
+    feeds: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, payload: Any) -> BroadcastRequest:
+        p = _fields(payload, {"activity", "feeds"}, {"activity", "feeds"})
+        feeds = p["feeds"]
+        if not isinstance(feeds, list) or not 0 < len(feeds) <= MAX_BROADCAST_FEEDS:
+            raise PayloadError(f"'feeds' must be a list of 1 to {MAX_BROADCAST_FEEDS} feed ids")
+        checked = tuple(dict.fromkeys(_feed(f, "feeds") for f in feeds))
+        return cls(activity_row(p["activity"]), checked)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRequest:
+    """The internal ``fanout_chunk`` payload: one activity, a list of feeds."""
+
+    activity_id: int
+    feeds: list[str]
+
+    @classmethod
+    def parse(cls, payload: Any) -> ChunkRequest:
+        if not (
+            isinstance(payload, dict)
+            and type(payload.get("activity_id")) is int
+            and isinstance(payload.get("feeds"), list)
+        ):
+            raise PayloadError("expected {'activity_id': int, 'feeds': [feed ids]}")
+        return cls(payload["activity_id"], payload["feeds"])

@@ -1,0 +1,127 @@
+"""Enrichment: replace an activity's references (``tweet:1``, ``user:2``) with the objects.
+
+All references of one kind on a page are loaded in one query. Register a loader for a kind of
+your own with :func:`register_enricher`; it receives the keys (the part after ``kind:``) and
+returns a dict of key to JSON-ready object. Keys it does not return enrich to None.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import TwitterUser, load_tweet_model
+from pipeline.feeds.activities import ActivityRecord, iso
+from pipeline.store import dialects
+
+Enricher = Callable[[Session, list[str]], dict[str, Any]]
+_ENRICHERS: dict[str, Enricher] = {}
+
+
+def register_enricher(kind: str, loader: Enricher) -> None:
+    """Load references of ``kind`` with ``loader`` (replacing any loader the kind had)."""
+    _ENRICHERS[kind] = loader
+
+
+def _ints(keys: Iterable[str]) -> list[int]:
+    return [int(k) for k in keys if k.isdigit() and len(k) < 20]
+
+
+def _opt(value: int | None) -> str | None:
+    # 64-bit ids travel as strings: JavaScript's numbers would round them.
+    return None if value is None else str(value)
+
+
+def load_tweets(session: Session, keys: list[str]) -> dict[str, Any]:
+    model = load_tweet_model()
+    found = session.scalars(select(model).where(dialects.among(session, model.id, _ints(keys))))
+    return {
+        str(t.id): {
+            "id": str(t.id),
+            "author_id": str(t.author_id),
+            "text": t.text,
+            "created_at": iso(t.created_at),
+            "lang": t.lang,
+            "in_reply_to_id": _opt(t.in_reply_to_id),
+            "retweeted_id": _opt(t.retweeted_id),
+            "quoted_id": _opt(t.quoted_id),
+        }
+        for t in found
+    }
+
+
+def load_users(session: Session, keys: list[str]) -> dict[str, Any]:
+    found = session.scalars(
+        select(TwitterUser).where(dialects.among(session, TwitterUser.id, _ints(keys)))
+    )
+    return {
+        str(u.id): {
+            "id": str(u.id),
+            "screen_name": u.screen_name,
+            "name": u.name,
+            "profile_image_url": u.profile_image_url,
+            "verified": u.verified,
+            "followers_count": u.followers_count,
+        }
+        for u in found
+    }
+
+
+register_enricher("tweet", load_tweets)
+register_enricher("user", load_users)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichedActivity:
+    """An activity and the objects its references point at (None where nothing was found)."""
+
+    activity: ActivityRecord
+    objects: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.activity, name)
+
+    @property
+    def actor_data(self) -> Any:
+        return self.objects.get(self.activity.actor)
+
+    @property
+    def object_data(self) -> Any:
+        return self.objects.get(self.activity.object)
+
+    @property
+    def target_data(self) -> Any:
+        return self.objects.get(self.activity.target) if self.activity.target else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.activity.as_json(),
+            "actor_data": self.actor_data,
+            "object_data": self.object_data,
+            "target_data": self.target_data,
+        }
+
+
+def _refs(activity: ActivityRecord) -> list[str]:
+    return [r for r in (activity.actor, activity.object, activity.target) if r]
+
+
+def enrich(session: Session, batch: Sequence[ActivityRecord]) -> list[EnrichedActivity]:
+    """Each activity with its references loaded: one query per kind for the whole batch."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for activity in batch:
+        for ref in _refs(activity):
+            kind, _, key = ref.partition(":")
+            wanted[kind].add(key)
+    loaded: dict[str, Any] = {}
+    for kind, keys in wanted.items():
+        loader = _ENRICHERS.get(kind)
+        if loader is not None:
+            found = loader(session, sorted(keys))
+            loaded.update({f"{kind}:{k}": v for k, v in found.items()})
+    return [EnrichedActivity(a, {r: loaded.get(r) for r in _refs(a)}) for a in batch]

@@ -1,0 +1,85 @@
+"""The follow graph (``follows``): which feeds follow which, and who counts as a celebrity.
+
+A celebrity is a feed with more followers than CELEBRITY_THRESHOLD. Its activities are not
+written into its followers' feeds; reads merge them in instead. The set of celebrities lives in
+Redis beside the feeds and is recomputed from SQL whenever Redis has lost it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session
+
+from models import Follow, table_of
+from pipeline.feeds import ids
+from pipeline.store import dialects
+
+_t = table_of(Follow)
+Pair = tuple[str, str]  # (feed, target)
+
+
+def add(session: Session, pairs: Sequence[Pair]) -> None:
+    rows = [{"feed": f, "target": t} for f, t in sorted(set(pairs))]
+    dialects.insert_ignore(session, _t, rows)
+
+
+def remove(session: Session, pairs: Sequence[Pair]) -> None:
+    for feed, target in sorted(set(pairs)):
+        session.execute(delete(_t).where(and_(_t.c.feed == feed, _t.c.target == target)))
+
+
+def followers(session: Session, targets: Iterable[str]) -> dict[str, list[str]]:
+    """The feeds following each of ``targets``, in one query per thousand targets."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for part in dialects.chunks(sorted(set(targets))):
+        query = select(_t.c.target, _t.c.feed).where(dialects.among(session, _t.c.target, part))
+        for target, feed in session.execute(query.order_by(_t.c.target, _t.c.feed)):
+            found[target].append(feed)
+    return found
+
+
+def following(session: Session, feed: str) -> list[str]:
+    """The targets ``feed`` follows."""
+    return list(session.scalars(select(_t.c.target).where(_t.c.feed == feed).order_by(_t.c.target)))
+
+
+def _count_over(session: Session, target: str, threshold: int) -> bool:
+    # Counting stops at threshold + 1 rows, so a target with millions of followers costs the
+    # same as one just over the line.
+    inner = select(_t.c.feed).where(_t.c.target == target).limit(threshold + 1)
+    return (session.scalar(select(func.count()).select_from(inner.subquery())) or 0) > threshold
+
+
+def recompute_celebrities(session: Session, redis: Any, threshold: int) -> set[str]:
+    """Rebuild the Redis set of celebrities from ``follows``."""
+    query = select(_t.c.target).group_by(_t.c.target).having(func.count() > threshold)
+    found = set(session.scalars(query))
+    pipe = redis.pipeline(transaction=True)
+    pipe.delete(ids.CELEBRITIES)
+    pipe.sadd(ids.CELEBRITIES, ids.CELEBRITY_SENTINEL, *sorted(found))
+    pipe.execute()
+    return found
+
+
+def celebrities(session: Session, redis: Any, threshold: int) -> set[str]:
+    """The feeds whose activities are merged at read time instead of fanned out."""
+    members = {m.decode() for m in redis.smembers(ids.CELEBRITIES)}
+    if not members:
+        return recompute_celebrities(session, redis, threshold)
+    members.discard(ids.CELEBRITY_SENTINEL)
+    return members
+
+
+def update_celebrity(session: Session, redis: Any, threshold: int, target: str) -> bool:
+    """Re-decide one target after its followers changed; return whether it is a celebrity."""
+    celebrities(session, redis, threshold)  # make sure the set exists before changing it
+    over = _count_over(session, target, threshold)
+    if over:
+        redis.sadd(ids.CELEBRITIES, target)
+    else:
+        redis.srem(ids.CELEBRITIES, target)
+    return over

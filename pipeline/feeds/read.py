@@ -1,0 +1,284 @@
+"""Reading feeds: ``get_feed("timeline:7")`` returns a lazy, sliceable, countable sequence.
+
+Nothing is read until it is sliced, counted, iterated or paged, and each of those is one short
+session. Pages are newest first, by offset (``feed[20:40]``) or by cursor (``feed.page(25,
+before=<activity id>)``), enriched with the tweets and users they reference. A flat feed that
+follows a celebrity (see ``pipeline.feeds.follows``) has that feed's items merged in at read time. A
+feed Redis has lost is rebuilt from SQL by the read that finds it missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, overload
+
+import redis as redis_lib
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.feeds import activities, follows, ids, marks
+from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
+from pipeline.feeds.enrich import EnrichedActivity, enrich
+from pipeline.feeds.storage.redis import FeedStore, Item, RedisFeedStore
+from pipeline.feeds.storage.sql import SqlFeedStore
+from pipeline.settings import Settings, get_settings
+from pipeline.store.engine import sessionmaker_for
+
+PAGE = 25
+
+
+class CursorError(LookupError):
+    """A ``before``/``after`` cursor that names no activity or group of the feed."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where reads come from: SQL sessions, Redis and the settings."""
+
+    sessions: sessionmaker[Session]
+    redis: Any
+    settings: Settings
+
+    def max_length(self, feed: str) -> int:
+        return ids.max_length(feed, self.settings)
+
+
+@cache
+def default_source() -> Source:
+    settings = get_settings()
+    return Source(
+        sessionmaker_for(settings.database_url),
+        redis_lib.Redis.from_url(settings.redis_url),
+        settings,
+    )
+
+
+def rebuild_feed(sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
+    """Copy ``feed`` from SQL into Redis; return how many items it holds."""
+    items = sql.all_items(feed)
+    cache.replace(feed, items)
+    return len(items)
+
+
+class _Items:
+    """Item-level reads of one feed in one session: celebrity merge and rebuild-on-read."""
+
+    def __init__(self, source: Source, session: Session, feed: str) -> None:
+        self.source, self.session, self.feed = source, session, feed
+        self.sql = SqlFeedStore(session, source.max_length)
+        self.cache = None
+        if source.settings.feed_backend == "redis":
+            self.cache = RedisFeedStore(source.redis, source.max_length)
+        self.feeds = [feed, *self._celebrities_followed()]
+
+    def _celebrities_followed(self) -> list[str]:
+        threshold = self.source.settings.celebrity_threshold
+        famous = follows.celebrities(self.session, self.source.redis, threshold)
+        if not famous:
+            return []
+        return [t for t in follows.following(self.session, self.feed) if t in famous]
+
+    def _store(self, feed: str) -> FeedStore:
+        if self.cache is None:
+            return self.sql
+        if not self.cache.exists(feed):
+            rebuild_feed(self.sql, self.cache, feed)
+        return self.cache
+
+    def page(
+        self, limit: int, offset: int = 0, before: Item | None = None, after: Item | None = None
+    ) -> list[Item]:
+        merged: set[Item] = set()
+        for feed in self.feeds:
+            merged.update(self._store(feed).page(feed, offset + limit, before=before, after=after))
+        ordered = sorted(merged, reverse=True)
+        if after is not None:
+            return ordered[::-1][offset : offset + limit][::-1]
+        return ordered[offset : offset + limit]
+
+    def count(self) -> int:
+        total = sum(self._store(f).count(f) for f in self.feeds)
+        return min(total, self.source.max_length(self.feed))
+
+    def cursor(self, activity_id: int) -> Item:
+        for feed in self.feeds:
+            score = self._store(feed).score(feed, activity_id)
+            if score is not None:
+                return Item(score, activity_id)
+        found = activities.load(self.session, [activity_id]).get(activity_id)
+        if found is None:
+            raise CursorError(f"no activity {activity_id}")
+        return found.item
+
+
+def _records(session: Session, items: Sequence[Item]) -> list[activities.ActivityRecord]:
+    """The activities of ``items`` in order; any removed since the items were read is skipped."""
+    found = activities.load(session, [i.activity_id for i in items])
+    return [found[i.activity_id] for i in items if i.activity_id in found]
+
+
+class FlatFeed:
+    """A flat feed as a lazy sequence of :class:`EnrichedActivity`, newest first."""
+
+    def __init__(self, feed: str, source: Source) -> None:
+        self.feed, self.source = ids.check(feed), source
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.feed!r})"
+
+    def __len__(self) -> int:
+        with self.source.sessions() as session:
+            return _Items(self.source, session, self.feed).count()
+
+    @overload
+    def __getitem__(self, index: int) -> EnrichedActivity: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[EnrichedActivity]: ...
+
+    def __getitem__(self, index: int | slice) -> EnrichedActivity | list[EnrichedActivity]:
+        if isinstance(index, slice):
+            if index.step not in (None, 1):
+                raise ValueError("feeds slice with a step of 1 only")
+            start, stop = index.start or 0, index.stop
+            if start < 0 or (stop is not None and stop < 0):
+                start, stop, _ = index.indices(len(self))
+            end = self.source.max_length(self.feed) if stop is None else stop
+            return self._read(max(end - start, 0), offset=start)
+        position = index + len(self) if index < 0 else index
+        found = self._read(1, offset=position) if position >= 0 else []
+        if not found:
+            raise IndexError(f"{self.feed} has no item {index}")
+        return found[0]
+
+    def __iter__(self) -> Iterator[EnrichedActivity]:
+        before: int | None = None
+        while True:
+            page = self.page(100, before=before)
+            yield from page
+            if len(page) < 100:
+                return
+            before = page[-1].activity.id
+
+    def page(
+        self, limit: int = PAGE, *, before: int | None = None, after: int | None = None
+    ) -> list[EnrichedActivity]:
+        """Up to ``limit`` activities older than ``before`` or newer than ``after`` (ids)."""
+        return self._read(limit, before=before, after=after)
+
+    def _read(
+        self, limit: int, *, offset: int = 0, before: int | None = None, after: int | None = None
+    ) -> list[EnrichedActivity]:
+        with self.source.sessions() as session:
+            items = _Items(self.source, session, self.feed)
+            b = items.cursor(before) if before is not None else None
+            a = items.cursor(after) if after is not None else None
+            return enrich(session, _records(session, items.page(limit, offset, b, a)))
+
+
+class AggregatedFeed:
+    """An aggregated feed as a lazy sequence of :class:`Group`, newest group first."""
+
+    def __init__(self, feed: str, source: Source) -> None:
+        self.feed, self.source = ids.check(feed), source
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.feed!r})"
+
+    def _groups(self, session: Session) -> list[Group]:
+        items = _Items(self.source, session, self.feed)
+        return group(_records(session, items.page(self.source.max_length(self.feed))))
+
+    def __len__(self) -> int:
+        with self.source.sessions() as session:
+            return len(self._groups(session))
+
+    def __getitem__(self, index: slice) -> list[Group]:
+        with self.source.sessions() as session:
+            return self._enriched(session, self._groups(session)[index])
+
+    def __iter__(self) -> Iterator[Group]:
+        yield from self[:]
+
+    def _enriched(self, session: Session, groups: list[Group]) -> list[Group]:
+        shown = [r for g in groups for r in g.records[:SHOWN_PER_GROUP]]
+        enriched = {e.activity.id: e for e in enrich(session, shown)}
+        for g in groups:
+            g.activities = [enriched[r.id] for r in g.records[:SHOWN_PER_GROUP]]
+        return groups
+
+    def page(
+        self, limit: int = PAGE, *, before: str | None = None, after: str | None = None
+    ) -> list[Group]:
+        """Up to ``limit`` groups older than group ``before`` or newer than group ``after``."""
+        with self.source.sessions() as session:
+            return self._enriched(
+                session, self._window(self._groups(session), limit, before, after)
+            )
+
+    def _window(
+        self, groups: list[Group], limit: int, before: str | None, after: str | None
+    ) -> list[Group]:
+        ids = [g.id for g in groups]
+        for cursor in (before, after):
+            if cursor is not None and cursor not in ids:
+                raise CursorError(f"{self.feed} has no group {cursor!r}")
+        if before is not None:
+            return groups[ids.index(before) + 1 :][:limit]
+        if after is not None:
+            return groups[: ids.index(after)][-limit:] if limit > 0 else []
+        return groups[:limit]
+
+
+class NotificationFeed(AggregatedFeed):
+    """An aggregated feed whose groups are seen or unseen, read or unread."""
+
+    def _groups(self, session: Session) -> list[Group]:
+        groups = super()._groups(session)
+        marks.apply(groups, marks.load(session, self.feed))
+        return groups
+
+    def counts(self) -> dict[str, int]:
+        """``unseen`` and ``unread`` group counts."""
+        with self.source.sessions() as session:
+            return _counts(self._groups(session))
+
+    def page_with_counts(
+        self, limit: int = PAGE, *, before: str | None = None, after: str | None = None
+    ) -> tuple[list[Group], dict[str, int]]:
+        """:meth:`page` and :meth:`counts` from one read of the feed."""
+        with self.source.sessions() as session:
+            groups = self._groups(session)
+            page = self._enriched(session, self._window(groups, limit, before, after))
+        return page, _counts(groups)
+
+    def mark_seen(self, group_ids: Sequence[str] | None = None) -> int:
+        """Mark every group (or the listed ones) seen; return how many were marked."""
+        return self._mark("seen", group_ids)
+
+    def mark_read(self, group_ids: Sequence[str] | None = None) -> int:
+        """Mark every group (or the listed ones) read, and so seen too."""
+        return self._mark("read", group_ids)
+
+    def _mark(self, kind: str, group_ids: Sequence[str] | None) -> int:
+        with self.source.sessions() as session, session.begin():
+            return marks.mark(session, self.feed, kind, self._groups(session), group_ids)
+
+
+def _counts(groups: Sequence[Group]) -> dict[str, int]:
+    return {"unseen": sum(not g.seen for g in groups), "unread": sum(not g.read for g in groups)}
+
+
+Feed = FlatFeed | AggregatedFeed | NotificationFeed
+
+
+def get_feed(feed: str, source: Source | None = None) -> Feed:
+    """The feed ``slug:key`` as a lazy sequence; its type follows from the slug."""
+    kind = ids.feed_type(ids.check(feed))
+    source = source or default_source()
+    if kind is ids.FeedType.NOTIFICATION:
+        return NotificationFeed(feed, source)
+    if kind is ids.FeedType.AGGREGATED:
+        return AggregatedFeed(feed, source)
+    return FlatFeed(feed, source)

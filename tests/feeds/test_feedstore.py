@@ -1,0 +1,117 @@
+"""One contract for every feed backend: Redis sorted sets and SQL ``feed_items`` alike.
+
+The SQL backend runs on each database; the Redis backend beside each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pipeline.feeds.storage.redis import FeedStore, Item, RedisFeedStore
+from pipeline.feeds.storage.sql import TRIM_MIN, SqlFeedStore
+from tests.conftest import Database
+
+MAX = 5
+
+
+def max_length(feed: str) -> int:
+    return MAX if feed.startswith("small:") else 1000
+
+
+@pytest.fixture(params=["redis", "sql"])
+def store(request: pytest.FixtureRequest, db: Database, redis_client: Any) -> Iterator[FeedStore]:
+    if request.param == "redis":
+        yield RedisFeedStore(redis_client, max_length)
+        return
+    with db.sessions() as session:
+        yield SqlFeedStore(session, max_length)
+        session.rollback()
+
+
+def ids(items: list[Item]) -> list[int]:
+    return [i.activity_id for i in items]
+
+
+def test_items_come_newest_first_and_equal_scores_order_by_activity_id(store: FeedStore) -> None:
+    store.add([("user:1", Item(100, 9)), ("user:1", Item(100, 10)), ("user:1", Item(50, 11))])
+    store.add([("user:1", Item(200, 2))])
+    assert ids(store.page("user:1", 10)) == [2, 10, 9, 11]
+    assert store.page("user:1", 1)[0] == Item(200, 2)
+
+
+def test_adding_an_item_again_changes_nothing(store: FeedStore) -> None:
+    entries = [("user:1", Item(100, 1)), ("user:2", Item(100, 1))]
+    store.add(entries)
+    store.add(entries)
+    assert store.count("user:1") == store.count("user:2") == 1
+
+
+def test_a_feed_never_shows_more_than_its_max_length(store: FeedStore) -> None:
+    store.add([("small:1", Item(t, t)) for t in range(1, 3 * TRIM_MIN)])
+    newest = list(range(3 * TRIM_MIN - 1, 3 * TRIM_MIN - 1 - MAX, -1))
+    assert ids(store.page("small:1", 100)) == newest
+    assert store.count("small:1") == MAX
+    assert store.oldest("small:1") == Item(newest[-1], newest[-1])
+    assert ids(store.page("small:1", 100, before=Item(newest[-2], newest[-2]))) == newest[-1:]
+
+
+def test_offset_pages_follow_one_another(store: FeedStore) -> None:
+    store.add([("user:1", Item(t, t)) for t in range(1, 11)])
+    assert ids(store.page("user:1", 3, offset=3)) == [7, 6, 5]
+    assert ids(store.page("user:1", 3, offset=9)) == [1]
+    assert store.page("user:1", 3, offset=10) == []
+
+
+def test_cursor_pages_are_exact_across_equal_scores(store: FeedStore) -> None:
+    store.add([("user:1", Item(100 if n < 7 else n * 100, n)) for n in range(1, 11)])
+    everything = store.page("user:1", 100)
+    assert ids(everything) == [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
+    cursor = Item(100, 5)
+    assert ids(store.page("user:1", 3, before=cursor)) == [4, 3, 2]
+    assert ids(store.page("user:1", 3, before=cursor, offset=2)) == [2, 1]
+    assert ids(store.page("user:1", 3, after=cursor)) == [8, 7, 6]
+    assert ids(store.page("user:1", 10, after=cursor)) == [10, 9, 8, 7, 6]
+
+
+def test_a_cursor_that_left_the_feed_still_pages_from_its_place(store: FeedStore) -> None:
+    store.add([("user:1", Item(100, n)) for n in (1, 2, 4, 5)])
+    gone = Item(100, 3)
+    assert ids(store.page("user:1", 5, before=gone)) == [2, 1]
+    assert ids(store.page("user:1", 5, after=gone)) == [5, 4]
+
+
+def test_removed_items_leave_only_their_own_feed(store: FeedStore) -> None:
+    store.add([(f, Item(t, t)) for f in ("user:1", "timeline:2") for t in (1, 2, 3)])
+    store.remove([("user:1", 2), ("user:1", 99), ("timeline:2", 3)])
+    assert ids(store.page("user:1", 10)) == [3, 1]
+    assert ids(store.page("timeline:2", 10)) == [2, 1]
+    assert store.score("user:1", 3) == 3
+    assert store.score("user:1", 2) is None
+
+
+def test_a_feed_exists_only_while_it_holds_items(store: FeedStore) -> None:
+    assert not store.exists("user:1")
+    assert store.oldest("user:1") is None
+    assert store.page("user:1", 10) == []
+    store.add([("user:1", Item(1, 1))])
+    assert store.exists("user:1")
+    store.remove([("user:1", 1)])
+    assert not store.exists("user:1")
+
+
+def test_replace_makes_a_feed_hold_exactly_the_given_items(store: FeedStore) -> None:
+    store.add([("small:1", Item(t, t)) for t in (1, 2)])
+    store.replace("small:1", [Item(t, t) for t in range(10, 20)])
+    assert ids(store.page("small:1", 100)) == [19, 18, 17, 16, 15]
+    store.replace("small:1", [])
+    assert not store.exists("small:1")
+
+
+def test_scores_in_milliseconds_stay_exact(store: FeedStore) -> None:
+    big = 2**53 - 1
+    store.add([("user:1", Item(big, 1)), ("user:1", Item(big - 1, 2))])
+    assert store.page("user:1", 10) == [Item(big, 1), Item(big - 1, 2)]
+    assert store.score("user:1", 1) == big

@@ -1,0 +1,181 @@
+"""The web face over HTTP (httpx through FastAPI's TestClient) against real PostgreSQL, Redis and
+a real worker: status, feeds, marks, terms, follows, auth, templates, and no secret anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from pipeline.control import apikeys
+from pipeline.store import deadletters
+from pipeline.store.engine import transaction
+from pipeline.web.app import create_app
+from tests.conftest import Pipeline
+from tests.helpers import wait_until
+from tests.scenario import graph_and_stream
+
+pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+TOKEN = "token-that-must-never-leak"
+SECRET = "api-secret-that-must-never-leak"
+
+
+def client_for(p: Pipeline, bind_host: str = "127.0.0.1", **overrides: Any) -> TestClient:
+    source = p.source()
+    source = replace(source, settings=replace(source.settings, **overrides))
+    return TestClient(create_app(source.settings, source, bind_host=bind_host))
+
+
+@pytest.fixture
+def web(pipeline: Pipeline) -> Iterator[TestClient]:
+    graph_and_stream(pipeline)
+    with client_for(pipeline, api_token=TOKEN) as client:
+        yield client
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_the_status_api_reports_rows_queues_workers_terms_and_dead_letters(
+    web: TestClient, pipeline: Pipeline
+) -> None:
+    with transaction(pipeline.db.sessions) as session:
+        deadletters.record(session, "test", "invalid JSON: test", b"{")
+    assert web.post("/api/terms", json={"term": "python"}, headers=AUTH).status_code == 201
+    facts = wait_until(lambda: (f := web.get("/api/status").json())["workers"] and f, 20,
+                       "the worker's heartbeat")  # fmt: skip
+    assert facts["rows"]["tweets"] == 6 and facts["rows"]["activities"] == 6
+    assert set(facts["queues"]) == {"ingest", "fanout", "fanout_low", "control"}
+    assert facts["workers"][0]["hostname"].startswith("test-postgresql@")
+    assert [(t["term"], t["per_minute"]) for t in facts["terms"]] == [("python", 0)]
+    assert len(facts["per_minute"]) == 60
+    assert facts["dead_letters"]["count"] == 1
+    assert facts["dead_letters"]["latest"][0]["reason"] == "invalid JSON: test"
+    assert facts["flower_url"] == "http://127.0.0.1:5555"
+
+
+def test_the_status_page_is_html_with_a_chart_and_refreshes_itself(web: TestClient) -> None:
+    page = web.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<meta http-equiv="refresh"' in html
+    assert "<svg" in html and "tweets per minute over the last hour" in html
+    assert 'href="http://127.0.0.1:5555"' in html
+    assert "http://" not in html.replace("http://127.0.0.1:5555", "").replace(
+        "http://www.w3.org", ""), "no external assets"  # fmt: skip
+
+
+def test_a_flat_feed_pages_by_cursor_as_enriched_json(web: TestClient) -> None:
+    first = web.get("/api/feeds/timeline/1", params={"limit": 2}).json()
+    assert first["type"] == "flat"
+    assert [a["foreign_id"] for a in first["activities"]] == ["tweet:105", "tweet:103"]
+    assert first["activities"][0]["object_data"]["text"] == "streams are fun"
+    assert first["activities"][0]["actor_data"]["screen_name"] == "user2"
+    rest = web.get("/api/feeds/timeline/1", params={"before": first["next_before"]}).json()
+    assert [a["foreign_id"] for a in rest["activities"]] == ["tweet:102", "tweet:101"]
+    assert rest["next_before"] is None
+    assert web.get("/api/feeds/timeline/1", params={"before": "999999"}).status_code == 404
+    assert web.get("/api/feeds/timeline/no%20pe").status_code == 422
+
+
+def test_notification_groups_carry_counts_and_marks_need_the_token(web: TestClient) -> None:
+    feed = web.get("/api/feeds/notification/2").json()
+    assert (feed["type"], feed["unseen"], feed["unread"]) == ("notification", 1, 1)
+    (group,) = feed["groups"]
+    assert (group["verb"], group["actor_count"], group["object"]) == ("retweet", 2, "tweet:101")
+    assert web.post("/api/feeds/notification/2/seen").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert web.post("/api/feeds/notification/2/seen", headers=wrong).status_code == 401
+    seen = web.post("/api/feeds/notification/2/seen", headers=AUTH).json()
+    assert (seen["marked"], seen["unseen"], seen["unread"]) == (1, 0, 1)
+    read = web.post("/api/feeds/notification/2/read", headers=AUTH,
+                    json={"groups": [group["id"]]}).json()  # fmt: skip
+    assert (read["marked"], read["unread"]) == (1, 0)
+
+
+def test_without_a_token_only_a_loopback_server_accepts_writes(pipeline: Pipeline) -> None:
+    with client_for(pipeline, bind_host="0.0.0.0") as public:
+        refused = public.post("/api/terms", json={"term": "x"})
+        assert refused.status_code == 403 and "TWEETFEED_API_TOKEN" in refused.text
+        assert public.get("/api/terms").status_code == 200, "reads stay open"
+    with client_for(pipeline, bind_host="127.0.0.1") as local:
+        assert local.post("/api/terms", json={"term": "x"}).status_code == 201
+
+
+def test_terms_and_follows_are_managed_over_the_api(web: TestClient, pipeline: Pipeline) -> None:
+    assert web.post("/api/terms", json={"term": "  rust  "}, headers=AUTH).json()["term"] == "rust"
+    assert [t["term"] for t in web.get("/api/terms").json()] == ["rust"]
+    assert web.post("/api/terms", json={"term": "   "}, headers=AUTH).status_code == 422
+    assert pipeline.redis.get("tweetfeed:terms:fingerprint") is not None, "listeners were told"
+    assert web.delete("/api/terms", params={"term": "rust"}, headers=AUTH).status_code == 204
+    assert web.delete("/api/terms", params={"term": "rust"}, headers=AUTH).status_code == 404
+    queued = web.post("/api/follows", json={"feed": "timeline:8", "target": "user:3"},
+                      headers=AUTH)  # fmt: skip
+    assert queued.status_code == 202 and queued.json()["task"] == "tweetfeed.follow"
+    pipeline.wait_settled()
+    timeline = web.get("/api/feeds/timeline/8").json()
+    assert [a["foreign_id"] for a in timeline["activities"]] == ["tweet:103", "tweet:102"]
+    gone = web.delete("/api/follows", params={"feed": "timeline:8", "target": "user:3"},
+                      headers=AUTH)  # fmt: skip
+    assert gone.status_code == 202
+    pipeline.wait_settled()
+    assert web.get("/api/feeds/timeline/8").json()["activities"] == []
+    bad = web.post("/api/follows", json={"feed": "timeline:8", "target": "nope"}, headers=AUTH)
+    assert bad.status_code == 422
+
+
+def test_timelines_render_per_verb_templates_that_a_user_can_override(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    graph_and_stream(pipeline)
+    with client_for(pipeline) as client:
+        html = client.get("/feeds/timeline/1").text
+        assert 'class="activity verb-retweet"' in html and "retweeted" in html
+        assert "streams are fun" in html and "User 2" in html
+        grouped = client.get("/feeds/notification/2").text
+        assert "and 1 other retweeted" in grouped and "1 unseen, 1 unread" in grouped
+    (tmp_path / "activity").mkdir()
+    (tmp_path / "activity" / "tweet.html").write_text("<p class=mine>{{ activity.object }}</p>")
+    with client_for(pipeline, template_dir=str(tmp_path)) as client:
+        html = client.get("/feeds/user/2").text
+        assert "<p class=mine>tweet:105</p>" in html, "the user's template wins"
+        assert "<p class=mine>tweet:101</p>" in html
+
+
+def test_no_secret_appears_in_any_response_or_the_openapi_document(
+    web: TestClient, pipeline: Pipeline
+) -> None:
+    with transaction(pipeline.db.sessions) as session:
+        apikeys.add(session, "main", bearer_token=SECRET, api_secret=SECRET)
+    paths = ["/", "/api/status", "/openapi.json", "/api/terms", "/feeds/timeline/1",
+             "/api/feeds/timeline/1"]  # fmt: skip
+    bodies = [web.get(path).text for path in paths]
+    for body in bodies:
+        assert SECRET not in body and TOKEN not in body
+    shown = repr(replace(pipeline.source().settings, api_token=TOKEN, flower_auth="u:" + SECRET))
+    assert TOKEN not in shown and SECRET not in shown and "api_token='***'" in shown
+
+
+def test_no_request_the_openapi_document_allows_gets_a_server_error(web: TestClient) -> None:
+    schema = schemathesis.openapi.from_asgi("/openapi.json", web.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 9, "every documented operation is exercised"
+    statuses: list[int] = []
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
+                  database=None)  # fmt: skip
+        def no_server_error(case: Any) -> None:
+            response = case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
+            statuses.append(response.status_code)
+
+        no_server_error()
+    assert len(statuses) > 5 * len(operations) and {200, 422} <= set(statuses), statuses
