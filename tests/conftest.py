@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base
-from pipeline.feeds.read import Source
+from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store.engine import make_engine, make_sessionmaker
 from pipeline.store.migrate import upgrade
@@ -157,10 +157,10 @@ class Pipeline:
 
         wait_until(steady, timeout, "every task to finish")
 
-    def source(self) -> Source:
+    def runtime(self) -> Runtime:
         """Feed reads against this worker's database and Redis."""
         settings = Settings.from_env(self.env)
-        return Source(self.db.sessions, self.redis, settings)
+        return Runtime(self.db.sessions, self.redis, settings)
 
 
 @pytest.fixture(scope="session")

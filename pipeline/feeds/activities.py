@@ -1,16 +1,14 @@
 """Activities: stored once in SQL, referenced by id from every feed they reach.
 
-An ingested tweet becomes the activity ``user:<author> tweet|reply|retweet|quote tweet:<id>``,
-sent to ``hashtag:<tag>`` for each hashtag, ``notification:<user>`` for each mention and
-``term:<id>`` for each filter term it matched. A retweet's object is the original tweet, so an
-aggregated feed can say "alice and 3 others retweeted …".
+Ingested tweets become activities through ``pipeline.ingest.tweet_activities``; other apps send
+their own with ``tweetfeed.add_activity``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -18,24 +16,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models import Activity, table_of
-from pipeline.feeds import ids
-from pipeline.feeds.storage.redis import Item
-from pipeline.ingest.parse.records import EPOCH, TweetRecord
+from pipeline.feeds.storage.base import Item
 from pipeline.store import dialects
+from pipeline.times import iso, millis
 
 _t = table_of(Activity)
-
-
-def millis(time: datetime) -> int:
-    """Milliseconds since the epoch, exact (a feed's score)."""
-    naive = time.astimezone(UTC).replace(tzinfo=None) if time.tzinfo else time
-    delta = naive - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-
-
-def iso(time: datetime) -> str:
-    """ISO-8601 in UTC with a ``Z``, as every JSON answer gives times."""
-    return time.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,37 +57,6 @@ class ActivityRecord:
             "to": list(self.to),
             "extra": self.extra or {},
         }
-
-
-def _verb(row: dict[str, Any]) -> tuple[str, str, str | None]:
-    """(verb, object, target) of a tweet."""
-    own = f"tweet:{row['id']}"
-    if row["retweeted_id"]:
-        return "retweet", f"tweet:{row['retweeted_id']}", None
-    if row["quoted_id"]:
-        return "quote", own, f"tweet:{row['quoted_id']}"
-    if row["in_reply_to_id"]:
-        return "reply", own, f"tweet:{row['in_reply_to_id']}"
-    return "tweet", own, None
-
-
-def tweet_row(record: TweetRecord) -> dict[str, Any]:
-    """The activity row of an ingested tweet (see the module docstring for the mapping)."""
-    row = record.row
-    verb, obj, target = _verb(row)
-    to = [f for f in map(ids.hashtag_feed, record.hashtags) if f]
-    to += [f"notification:{user}" for user in record.mentions if user != row["author_id"]]
-    to += [f"term:{term}" for term in record.terms]
-    return {
-        "actor": f"user:{row['author_id']}",
-        "verb": verb,
-        "object": obj,
-        "target": target,
-        "time": row["created_at"],
-        "foreign_id": f"tweet:{row['id']}",
-        "to_feeds": orjson.dumps(to).decode() if to else None,
-        "extra": None,
-    }
 
 
 def insert(session: Session, rows: list[dict[str, Any]]) -> list[ActivityRecord]:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.feeds.activities import ActivityRecord, iso
+from pipeline.feeds.activities import ActivityRecord
 from pipeline.feeds.enrich import EnrichedActivity
+from pipeline.times import iso
 
 SHOWN_PER_GROUP = 15  # activities listed in a group; all of them are counted
 

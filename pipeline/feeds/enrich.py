@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import TwitterUser, load_tweet_model
-from pipeline.feeds.activities import ActivityRecord, iso
+from pipeline.feeds.activities import ActivityRecord
 from pipeline.store import dialects
+from pipeline.times import iso
 
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
 _ENRICHERS: dict[str, Enricher] = {}

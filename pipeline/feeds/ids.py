@@ -1,4 +1,5 @@
-"""The one place that owns feed ids, feed types and every Redis key a feed uses.
+"""The one place that owns feed ids, the references activities hold, feed types and every
+Redis key a feed uses.
 
 A feed is ``slug:key``: ``user:42``, ``timeline:7``, ``hashtag:python``. The slug decides the
 feed's type: ``notification`` is a notification feed, a slug ending in ``_aggregated`` is
@@ -79,6 +80,30 @@ def feed_of_key(key: bytes | str) -> str:
 def member(activity_id: int) -> str:
     """A ZSET member: the activity id, zero-padded so equal scores order as ids do in SQL."""
     return f"{activity_id:0{MEMBER_WIDTH}d}"
+
+
+def user_feed(user: int | str) -> str:
+    """What an actor did: ``user:<id>``."""
+    return f"user:{user}"
+
+
+def news_feeds(user: int | str) -> list[str]:
+    """The two news feeds of a user, flat and aggregated (stream-django's ``follow_user``)."""
+    return [f"timeline:{user}", f"timeline_aggregated:{user}"]
+
+
+def notification_feed(user: int | str) -> str:
+    return f"notification:{user}"
+
+
+def term_feed(term: int | str) -> str:
+    """The tweets that matched filter term ``term`` (its id)."""
+    return f"term:{term}"
+
+
+def tweet_ref(tweet: int | str) -> str:
+    """The reference an activity's object or target holds for a tweet: ``tweet:<id>``."""
+    return f"tweet:{tweet}"
 
 
 def hashtag_feed(tag: str) -> str | None:

@@ -1,99 +1,78 @@
-"""The public feed tasks, whole: validate, write in one transaction, then finish after commit.
+"""The public feed tasks, whole: each writes in one transaction, and whatever Redis or other
+tasks must do follows once it commits (see ``pipeline.runtime``).
 
-A payload that fails validation is dead-lettered with its reason and the call returns; the
-task is acknowledged, never retried. Each function is safe to run twice.
+Every function takes the request its payload was parsed into (``pipeline.feeds.requests``);
+a payload that failed to parse never reaches here. Each function is safe to run twice.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pipeline.bus import routes
-from pipeline.bus.feed_requests import (
-    BroadcastRequest,
-    ChunkRequest,
-    FollowRequest,
-    RemoveRequest,
-    activity_row,
-)
-from pipeline.bus.payloads import validated
+from sqlalchemy.orm import Session
+
 from pipeline.feeds import activities, fanout, follows
-from pipeline.feeds.storage.redis import Item
-from pipeline.runtime import Services
+from pipeline.feeds.requests import BroadcastRequest, ChunkRequest, FollowRequest, RemoveRequest
+from pipeline.feeds.storage.base import Item
+from pipeline.runtime import Runtime
 
 
-def add_activity(svc: Services, payload: Any) -> int | None:
+def add_activity(rt: Runtime, row: dict[str, Any]) -> int:
     """Store the activity (once per foreign_id) and fan it out; return its id."""
-    row = validated(svc.transaction, routes.ADD_ACTIVITY, payload, activity_row)
-    if row is None:
-        return None
-    with svc.transaction() as session:
+    with rt.transaction() as session:
         (activity,) = activities.insert(session, [row])
-        delivery = fanout.plan(svc, session, [activity])
-    fanout.finish(svc, delivery)
+        fanout.fan_out(rt, session, [activity])
     return activity.id
 
 
-def remove_activity(svc: Services, payload: Any) -> None:
+def remove_activity(rt: Runtime, request: RemoveRequest) -> None:
     """Delete the activity and take it out of every feed it reached."""
-    request = validated(svc.transaction, routes.REMOVE_ACTIVITY, payload, RemoveRequest.parse)
-    if request is None:
-        return
-    with svc.transaction() as session:
+    with rt.transaction() as session:
         found: list[int] = []
         if request.foreign_id is not None:
             found = [a.id for a in activities.by_foreign_id(session, [request.foreign_id])]
         elif request.activity_id is not None:
             found = list(activities.load(session, [request.activity_id]))
-        pairs = svc.sql(session).feeds_of(found)
-    # Redis first as well as after: if this task dies after its commit, a rerun finds no
-    # activity left to look up, so the items must already be gone from Redis by then.
-    svc.cache_remove(pairs)
-    with svc.transaction() as session:
-        pairs += fanout.remove(svc, session, found)
-    svc.cache_remove(pairs)
+        pairs = rt.sql(session).feeds_of(found)
+        # Redis first as well as after: if this task dies after its commit, a rerun finds no
+        # activity left to look up, so the items must already be gone from Redis by then.
+        rt.cache_remove(pairs)
+    with rt.transaction() as session:
+        fanout.remove(rt, session, found)
+        # Items written between the two transactions are caught by the second look.
+        rt.cache_remove(pairs)
 
 
-def broadcast(svc: Services, payload: Any) -> int | None:
+def broadcast(rt: Runtime, request: BroadcastRequest) -> int:
     """Store one activity and put it into every listed feed (followers are not involved)."""
-    request = validated(svc.transaction, routes.BROADCAST, payload, BroadcastRequest.parse)
-    if request is None:
-        return None
-    with svc.transaction() as session:
+    with rt.transaction() as session:
         (activity,) = activities.insert(session, [request.activity])
-        size = svc.settings.fanout_chunk_size
         delivery = fanout.Delivery()
-        if len(request.feeds) <= size:
+        if len(request.feeds) <= rt.settings.fanout_chunk_size:
             delivery.entries = [(feed, activity.item) for feed in request.feeds]
-            svc.sql(session).add(delivery.entries)
         else:
-            delivery.chunks = fanout.chunk_payloads(svc, activity, request.feeds)
-    fanout.finish(svc, delivery)
+            delivery.chunks = fanout.chunk_payloads(rt, activity, request.feeds)
+        fanout.deliver(rt, session, delivery)
     return activity.id
 
 
-def follow(svc: Services, payload: Any, many: bool = False) -> None:
+def follow(rt: Runtime, request: FollowRequest) -> None:
     """Record the follows and backfill each follower feed with its target's newest items."""
-    parse = FollowRequest.parse_many if many else FollowRequest.parse
-    name = routes.FOLLOW_MANY if many else routes.FOLLOW
-    request = validated(svc.transaction, name, payload, parse)
-    if request is None:
-        return
-    threshold = svc.settings.celebrity_threshold
-    with svc.transaction() as session:
+    threshold = rt.settings.celebrity_threshold
+    with rt.transaction() as session:
         follows.add(session, request.pairs)
-        famous = follows.celebrities(session, svc.redis, threshold)
+        famous = follows.celebrities(session, rt.redis, threshold)
         entries: list[tuple[str, Item]] = []
         for feed, target in request.pairs:
             if target not in famous:
-                entries += [(feed, i) for i in _backfill(svc, session, feed, target, request)]
-        svc.sql(session).add(entries)
-    svc.cache_add(entries)
-    _recount(svc, {t for _, t in request.pairs})
+                entries += [(feed, i) for i in _backfill(rt, session, feed, target, request)]
+        rt.sql(session).add(entries)
+        rt.cache_add(entries)
+    _recount(rt, {t for _, t in request.pairs})
 
 
 def _backfill(
-    svc: Services, session: Any, feed: str, target: str, request: FollowRequest
+    rt: Runtime, session: Session, feed: str, target: str, request: FollowRequest
 ) -> list[Item]:
     """The target's newest items to copy into ``feed``.
 
@@ -101,23 +80,20 @@ def _backfill(
     at once. A feed with room takes them all, or following someone would show nothing of
     theirs older than whatever the feed happened to hold.
     """
-    sql = svc.sql(session)
+    sql = rt.sql(session)
     items = sql.page(target, request.backfill)
-    if sql.count(feed) >= svc.max_length(feed):
+    if sql.count(feed) >= rt.max_length(feed):
         oldest = sql.oldest(feed)
         items = [i for i in items if oldest is None or i > oldest]
     return items
 
 
-def unfollow(svc: Services, payload: Any) -> None:
+def unfollow(rt: Runtime, request: FollowRequest) -> None:
     """Remove the follow and the target's items from the follower feed, unless the feed
     also holds them through another feed it follows."""
-    request = validated(svc.transaction, routes.UNFOLLOW, payload, FollowRequest.parse)
-    if request is None:
-        return
-    with svc.transaction() as session:
+    with rt.transaction() as session:
         follows.remove(session, request.pairs)
-        sql = svc.sql(session)
+        sql = rt.sql(session)
         stale: list[tuple[str, int]] = []
         for feed, target in request.pairs:
             theirs = {i.activity_id for i in sql.all_items(target)}
@@ -126,18 +102,16 @@ def unfollow(svc: Services, payload: Any) -> None:
             found = activities.load(session, theirs - kept)
             stale += [(feed, a) for a, act in found.items() if feed not in fanout.origins(act)]
         sql.remove(stale)
-    svc.cache_remove(stale)
-    _recount(svc, {t for _, t in request.pairs})
+        rt.cache_remove(stale)
+    _recount(rt, {t for _, t in request.pairs})
 
 
-def _recount(svc: Services, targets: set[str]) -> None:
-    with svc.transaction() as session:
+def _recount(rt: Runtime, targets: set[str]) -> None:
+    with rt.transaction() as session:
         for target in sorted(targets):
-            follows.update_celebrity(session, svc.redis, svc.settings.celebrity_threshold, target)
+            follows.update_celebrity(session, rt.redis, rt.settings.celebrity_threshold, target)
 
 
-def fanout_chunk(svc: Services, payload: Any) -> None:
+def fanout_chunk(rt: Runtime, request: ChunkRequest) -> None:
     """The internal chunk task: one activity into up to FANOUT_CHUNK_SIZE feeds."""
-    request = validated(svc.transaction, routes.FANOUT_CHUNK, payload, ChunkRequest.parse)
-    if request is not None:
-        fanout.write_chunk(svc, request.activity_id, request.feeds)
+    fanout.write_chunk(rt, request.activity_id, request.feeds)

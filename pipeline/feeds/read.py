@@ -10,20 +10,16 @@ feed Redis has lost is rebuilt from SQL by the read that finds it missing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import cache
-from typing import Any, overload
+from typing import overload
 
-import redis as redis_lib
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from pipeline.feeds import activities, follows, ids, marks
 from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
 from pipeline.feeds.enrich import EnrichedActivity, enrich
-from pipeline.feeds.storage.redis import FeedStore, Item, RedisFeedStore
-from pipeline.feeds.storage.sql import SqlFeedStore
-from pipeline.settings import Settings, get_settings
-from pipeline.store.engine import sessionmaker_for
+from pipeline.feeds.rebuild import rebuild_feed
+from pipeline.feeds.storage.base import FeedStore, Item
+from pipeline.runtime import Runtime, default_runtime
 
 PAGE = 25
 
@@ -32,49 +28,18 @@ class CursorError(LookupError):
     """A ``before``/``after`` cursor that names no activity or group of the feed."""
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where reads come from: SQL sessions, Redis and the settings."""
-
-    sessions: sessionmaker[Session]
-    redis: Any
-    settings: Settings
-
-    def max_length(self, feed: str) -> int:
-        return ids.max_length(feed, self.settings)
-
-
-@cache
-def default_source() -> Source:
-    settings = get_settings()
-    return Source(
-        sessionmaker_for(settings.database_url),
-        redis_lib.Redis.from_url(settings.redis_url),
-        settings,
-    )
-
-
-def rebuild_feed(sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
-    """Copy ``feed`` from SQL into Redis; return how many items it holds."""
-    items = sql.all_items(feed)
-    cache.replace(feed, items)
-    return len(items)
-
-
 class _Items:
     """Item-level reads of one feed in one session: celebrity merge and rebuild-on-read."""
 
-    def __init__(self, source: Source, session: Session, feed: str) -> None:
-        self.source, self.session, self.feed = source, session, feed
-        self.sql = SqlFeedStore(session, source.max_length)
-        self.cache = None
-        if source.settings.feed_backend == "redis":
-            self.cache = RedisFeedStore(source.redis, source.max_length)
+    def __init__(self, rt: Runtime, session: Session, feed: str) -> None:
+        self.rt, self.session, self.feed = rt, session, feed
+        self.sql = rt.sql(session)
+        self.cache = rt.cache()
         self.feeds = [feed, *self._celebrities_followed()]
 
     def _celebrities_followed(self) -> list[str]:
-        threshold = self.source.settings.celebrity_threshold
-        famous = follows.celebrities(self.session, self.source.redis, threshold)
+        threshold = self.rt.settings.celebrity_threshold
+        famous = follows.celebrities(self.session, self.rt.redis, threshold)
         if not famous:
             return []
         return [t for t in follows.following(self.session, self.feed) if t in famous]
@@ -99,7 +64,7 @@ class _Items:
 
     def count(self) -> int:
         total = sum(self._store(f).count(f) for f in self.feeds)
-        return min(total, self.source.max_length(self.feed))
+        return min(total, self.rt.max_length(self.feed))
 
     def cursor(self, activity_id: int) -> Item:
         for feed in self.feeds:
@@ -121,15 +86,15 @@ def _records(session: Session, items: Sequence[Item]) -> list[activities.Activit
 class FlatFeed:
     """A flat feed as a lazy sequence of :class:`EnrichedActivity`, newest first."""
 
-    def __init__(self, feed: str, source: Source) -> None:
-        self.feed, self.source = ids.check(feed), source
+    def __init__(self, feed: str, rt: Runtime) -> None:
+        self.feed, self.rt = ids.check(feed), rt
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.feed!r})"
 
     def __len__(self) -> int:
-        with self.source.sessions() as session:
-            return _Items(self.source, session, self.feed).count()
+        with self.rt.sessions() as session:
+            return _Items(self.rt, session, self.feed).count()
 
     @overload
     def __getitem__(self, index: int) -> EnrichedActivity: ...
@@ -144,7 +109,7 @@ class FlatFeed:
             start, stop = index.start or 0, index.stop
             if start < 0 or (stop is not None and stop < 0):
                 start, stop, _ = index.indices(len(self))
-            end = self.source.max_length(self.feed) if stop is None else stop
+            end = self.rt.max_length(self.feed) if stop is None else stop
             return self._read(max(end - start, 0), offset=start)
         position = index + len(self) if index < 0 else index
         found = self._read(1, offset=position) if position >= 0 else []
@@ -170,8 +135,8 @@ class FlatFeed:
     def _read(
         self, limit: int, *, offset: int = 0, before: int | None = None, after: int | None = None
     ) -> list[EnrichedActivity]:
-        with self.source.sessions() as session:
-            items = _Items(self.source, session, self.feed)
+        with self.rt.sessions() as session:
+            items = _Items(self.rt, session, self.feed)
             b = items.cursor(before) if before is not None else None
             a = items.cursor(after) if after is not None else None
             return enrich(session, _records(session, items.page(limit, offset, b, a)))
@@ -180,22 +145,22 @@ class FlatFeed:
 class AggregatedFeed:
     """An aggregated feed as a lazy sequence of :class:`Group`, newest group first."""
 
-    def __init__(self, feed: str, source: Source) -> None:
-        self.feed, self.source = ids.check(feed), source
+    def __init__(self, feed: str, rt: Runtime) -> None:
+        self.feed, self.rt = ids.check(feed), rt
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.feed!r})"
 
     def _groups(self, session: Session) -> list[Group]:
-        items = _Items(self.source, session, self.feed)
-        return group(_records(session, items.page(self.source.max_length(self.feed))))
+        items = _Items(self.rt, session, self.feed)
+        return group(_records(session, items.page(self.rt.max_length(self.feed))))
 
     def __len__(self) -> int:
-        with self.source.sessions() as session:
+        with self.rt.sessions() as session:
             return len(self._groups(session))
 
     def __getitem__(self, index: slice) -> list[Group]:
-        with self.source.sessions() as session:
+        with self.rt.sessions() as session:
             return self._enriched(session, self._groups(session)[index])
 
     def __iter__(self) -> Iterator[Group]:
@@ -212,7 +177,7 @@ class AggregatedFeed:
         self, limit: int = PAGE, *, before: str | None = None, after: str | None = None
     ) -> list[Group]:
         """Up to ``limit`` groups older than group ``before`` or newer than group ``after``."""
-        with self.source.sessions() as session:
+        with self.rt.sessions() as session:
             return self._enriched(
                 session, self._window(self._groups(session), limit, before, after)
             )
@@ -241,14 +206,14 @@ class NotificationFeed(AggregatedFeed):
 
     def counts(self) -> dict[str, int]:
         """``unseen`` and ``unread`` group counts."""
-        with self.source.sessions() as session:
+        with self.rt.sessions() as session:
             return _counts(self._groups(session))
 
     def page_with_counts(
         self, limit: int = PAGE, *, before: str | None = None, after: str | None = None
     ) -> tuple[list[Group], dict[str, int]]:
         """:meth:`page` and :meth:`counts` from one read of the feed."""
-        with self.source.sessions() as session:
+        with self.rt.sessions() as session:
             groups = self._groups(session)
             page = self._enriched(session, self._window(groups, limit, before, after))
         return page, _counts(groups)
@@ -262,7 +227,7 @@ class NotificationFeed(AggregatedFeed):
         return self._mark("read", group_ids)
 
     def _mark(self, kind: str, group_ids: Sequence[str] | None) -> int:
-        with self.source.sessions() as session, session.begin():
+        with self.rt.sessions() as session, session.begin():
             return marks.mark(session, self.feed, kind, self._groups(session), group_ids)
 
 
@@ -273,12 +238,12 @@ def _counts(groups: Sequence[Group]) -> dict[str, int]:
 Feed = FlatFeed | AggregatedFeed | NotificationFeed
 
 
-def get_feed(feed: str, source: Source | None = None) -> Feed:
+def get_feed(feed: str, rt: Runtime | None = None) -> Feed:
     """The feed ``slug:key`` as a lazy sequence; its type follows from the slug."""
     kind = ids.feed_type(ids.check(feed))
-    source = source or default_source()
+    rt = rt or default_runtime()
     if kind is ids.FeedType.NOTIFICATION:
-        return NotificationFeed(feed, source)
+        return NotificationFeed(feed, rt)
     if kind is ids.FeedType.AGGREGATED:
-        return AggregatedFeed(feed, source)
-    return FlatFeed(feed, source)
+        return AggregatedFeed(feed, rt)
+    return FlatFeed(feed, rt)

@@ -1,74 +1,30 @@
-"""``tweetfeed feeds …``: rebuild Redis feeds from SQL, and show a feed from the terminal."""
+"""Rebuild Redis feeds from their durable copy in SQL: after a loss, for every feed or some."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.table import Table
-
 from pipeline.feeds import follows, ids
-from pipeline.feeds.read import AggregatedFeed, Source, default_source, get_feed, rebuild_feed
 from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.feeds.storage.sql import SqlFeedStore
+from pipeline.runtime import Runtime
 
 
-def rebuild(source: Source, feeds: Sequence[str] = ()) -> dict[str, int]:
+def rebuild_feed(sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
+    """Copy ``feed`` from SQL into Redis; return how many items it holds."""
+    items = sql.all_items(feed)
+    cache.replace(feed, items)
+    return len(items)
+
+
+def rebuild(rt: Runtime, feeds: Sequence[str] = ()) -> dict[str, int]:
     """Copy the listed feeds (every feed SQL holds, if none) into Redis, and recompute the
     celebrity set; return each feed's item count."""
-    cache = RedisFeedStore(source.redis, source.max_length)
+    cache = RedisFeedStore(rt.redis, rt.max_length)
     counts: dict[str, int] = {}
-    with source.sessions() as session:
-        sql = SqlFeedStore(session, source.max_length)
+    with rt.sessions() as session:
+        sql = rt.sql(session)
         for feed in feeds or list(sql.feeds()):
             counts[feed] = rebuild_feed(sql, cache, ids.check(feed))
-        follows.recompute_celebrities(session, source.redis, source.settings.celebrity_threshold)
+        follows.recompute_celebrities(session, rt.redis, rt.settings.celebrity_threshold)
     return counts
-
-
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    feeds = sub.add_parser("feeds", help="rebuild Redis feeds from SQL, or show a feed")
-    actions = feeds.add_subparsers(dest="action", required=True)
-    actions.add_parser("rebuild", help="copy feeds from SQL into Redis").add_argument(
-        "feeds", nargs="*", metavar="FEED", help="e.g. timeline:7 (default: every feed)"
-    )
-    show = actions.add_parser("show", help="print a feed's newest activities")
-    show.add_argument("feed")
-    show.add_argument("--limit", type=int, default=20)
-
-
-def cmd_feeds(args: argparse.Namespace, _settings: object) -> int:
-    console = Console()
-    try:
-        names = [ids.check(f) for f in getattr(args, "feeds", None) or ()]
-    except ids.FeedError as exc:
-        console.print(f"tweetfeed: {exc}", style="red")
-        return 2
-    if args.action == "rebuild":
-        counts = rebuild(default_source(), names)
-        console.print(f"rebuilt {len(counts)} feeds, {sum(counts.values())} items")
-        return 0
-    return _show(console, args.feed, args.limit)
-
-
-def _show(console: Console, name: str, limit: int) -> int:
-    try:
-        feed = get_feed(name)
-    except ids.FeedError as exc:
-        console.print(f"tweetfeed: {exc}", style="red")
-        return 2
-    table = Table(title=name)
-    if isinstance(feed, AggregatedFeed):
-        for column in ("group", "verb", "object", "actors", "activities"):
-            table.add_column(column)
-        for g in feed.page(limit):
-            table.add_row(g.id, g.verb, g.object, str(g.actor_count), str(g.activity_count))
-    else:
-        for column in ("id", "time", "actor", "verb", "object", "text"):
-            table.add_column(column)
-        for a in feed.page(limit):
-            text = (a.object_data or {}).get("text", "")
-            table.add_row(str(a.id), a.activity.as_json()["time"], a.actor, a.verb, a.object, text)
-    console.print(table)
-    return 0

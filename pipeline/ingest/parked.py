@@ -1,4 +1,5 @@
-"""Batches of raw lines parked in Redis while their ingest task is queued.
+"""Batches of raw lines parked in Redis while their ingest task is queued; this module owns
+every Redis key of the ingest side.
 
 Celery's Redis transport base64-encodes a message body and wraps it in JSON: 500 raw tweets
 inline cost 12-16 ms to send and 8-10 ms to receive before any work is done. A Redis list holds
@@ -15,10 +16,18 @@ from typing import Any
 
 KEY_PREFIX = "tweetfeed:batch:"
 STATS_KEY = "tweetfeed:stats"
+ATTEMPT_PREFIX = "tweetfeed:attempt:"
 
 
 def new_key() -> str:
     return KEY_PREFIX + uuid.uuid4().hex
+
+
+def first_attempt(redis: Any, attempt: str | None) -> bool:
+    """True unless a delivery of the task with id ``attempt`` has started before."""
+    if attempt is None:
+        return True
+    return bool(redis.set(ATTEMPT_PREFIX + attempt, 1, nx=True, ex=86_400))
 
 
 def park(redis: Any, lines: Sequence[bytes], key: str | None = None) -> str:

@@ -1,42 +1,27 @@
-"""The whole of one ingest task, from payload to committed rows, for any task runner."""
+"""The whole of one ingest task, from a parsed request to committed rows and feeds."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from pipeline.bus import routes
-from pipeline.bus.payloads import IngestRequest, validated
-from pipeline.feeds import fanout
 from pipeline.ingest import parked, tweet_activities
 from pipeline.ingest.parse import parse_lines
+from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.storage import IngestResult, enforce_deletions, store_batch
-from pipeline.runtime import Services
+from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
-ATTEMPT_PREFIX = "tweetfeed:attempt:"
 
 
-def _first_attempt(redis: Any, attempt: str | None) -> bool:
-    """True unless a delivery of the same task (same id) has started before."""
-    if attempt is None:
-        return True
-    return bool(redis.set(ATTEMPT_PREFIX + attempt, 1, nx=True, ex=86_400))
-
-
-def ingest_payload(
-    payload: dict[str, Any], svc: Services, attempt: str | None = None
-) -> IngestResult | None:
-    """Validate, parse and store one ``tweetfeed.ingest_batch`` payload, then fan it out.
+def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> IngestResult | None:
+    """Parse and store one ``tweetfeed.ingest_batch`` request, then fan it out.
 
     ``attempt`` is the task's id: a redelivered task fans out every stored tweet of its batch,
-    not only the new ones. Returns None when there was nothing to do: a bad payload
-    (dead-lettered) or a batch that an earlier delivery already stored and released.
+    not only the new ones. Returns None when an earlier delivery already stored and released
+    the batch.
     """
-    transaction, redis, settings = svc.transaction, svc.redis, svc.settings
-    request = validated(transaction, routes.INGEST_BATCH, payload, IngestRequest.parse)
-    if request is None:
-        return None
+    redis, settings = rt.redis, rt.settings
     lines: list[Any] | None = request.lines
     if request.batch is not None:
         lines = parked.fetch(redis, request.batch)
@@ -46,16 +31,14 @@ def ingest_payload(
     parsed = parse_lines(
         lines or [], settings.capture_embedded, request.truncated, settings.max_line_bytes
     )
-    first = _first_attempt(redis, attempt)
-    with transaction() as session:
+    first = parked.first_attempt(redis, attempt)
+    with rt.transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
-    with transaction() as session:
+    with rt.transaction() as session:
         removed = set(enforce_deletions(session, result.recheck_ids))
         result.new_ids = [i for i in result.new_ids if i not in removed]
         result.deleted_ids = sorted({*result.deleted_ids, *removed})
-        delivery, stale = tweet_activities.plan(svc, session, parsed, result, first)
-    svc.cache_remove(stale)
-    fanout.finish(svc, delivery)
+        tweet_activities.deliver(rt, session, parsed, result, first)
     counters = {f"notice:{k}": v for k, v in result.notices.items()}
     counters.update(
         lines=parsed.lines, stored=len(result.new_ids), dead_letters=result.dead_letters

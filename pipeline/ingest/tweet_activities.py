@@ -1,16 +1,55 @@
-"""Ingested tweets into feeds: new tweets become activities, deleted tweets leave every feed."""
+"""Ingested tweets into feeds: new tweets become activities, deleted tweets leave every feed.
+
+A tweet becomes the activity ``user:<author> tweet|reply|retweet|quote tweet:<id>``, sent to
+``hashtag:<tag>`` for each hashtag, ``notification:<user>`` for each mention and ``term:<id>``
+for each filter term it matched. A retweet's object is the original tweet, so an aggregated feed
+can say "alice and 3 others retweeted …".
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from sqlalchemy.orm import Session
 
 from models import load_tweet_model, table_of
-from pipeline.feeds import activities, fanout
-from pipeline.feeds.fanout import Delivery
-from pipeline.ingest.parse.records import ParsedBatch
+from pipeline.feeds import activities, fanout, ids
+from pipeline.ingest.parse.records import ParsedBatch, TweetRecord
 from pipeline.ingest.storage import IngestResult
-from pipeline.runtime import Services
+from pipeline.runtime import Runtime
 from pipeline.store import dialects
+
+
+def _verb(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(verb, object, target) of a tweet."""
+    own = ids.tweet_ref(row["id"])
+    if row["retweeted_id"]:
+        return "retweet", ids.tweet_ref(row["retweeted_id"]), None
+    if row["quoted_id"]:
+        return "quote", own, ids.tweet_ref(row["quoted_id"])
+    if row["in_reply_to_id"]:
+        return "reply", own, ids.tweet_ref(row["in_reply_to_id"])
+    return "tweet", own, None
+
+
+def activity_row(record: TweetRecord) -> dict[str, Any]:
+    """The activity row of an ingested tweet (see the module docstring for the mapping)."""
+    row = record.row
+    verb, obj, target = _verb(row)
+    to = [f for f in map(ids.hashtag_feed, record.hashtags) if f]
+    to += [ids.notification_feed(u) for u in record.mentions if u != row["author_id"]]
+    to += [ids.term_feed(term) for term in record.terms]
+    return {
+        "actor": ids.user_feed(row["author_id"]),
+        "verb": verb,
+        "object": obj,
+        "target": target,
+        "time": row["created_at"],
+        "foreign_id": ids.tweet_ref(row["id"]),
+        "to_feeds": orjson.dumps(to).decode() if to else None,
+        "extra": None,
+    }
 
 
 def _tweets_to_deliver(
@@ -24,19 +63,22 @@ def _tweets_to_deliver(
     """
     if first_attempt:
         return result.new_ids
-    return sorted(dialects.existing(session, table_of(load_tweet_model()).c.id, batch.tweets))
+    tweets = table_of(load_tweet_model()).c.id
+    return sorted(dialects.existing(session, tweets, batch.tweets))
 
 
-def plan(
-    svc: Services, session: Session, batch: ParsedBatch, result: IngestResult, first: bool
-) -> tuple[Delivery, list[tuple[str, int]]]:
-    """Inside the batch's second transaction: activities for its tweets, their fan-out, and the
-    feed items of deleted tweets. Returns the delivery and the pairs Redis must drop."""
-    if svc.settings.disable_fanout:
-        return Delivery(), []
-    ids = _tweets_to_deliver(session, batch, result, first)
-    rows = [activities.tweet_row(batch.tweets[i]) for i in ids]
-    delivery = fanout.plan(svc, session, activities.insert(session, rows)) if rows else Delivery()
-    deleted = [f"tweet:{i}" for i in result.deleted_ids]
+def deliver(
+    rt: Runtime, session: Session, batch: ParsedBatch, result: IngestResult, first: bool
+) -> None:
+    """Inside the batch's second transaction: activities for its tweets and their fan-out, and
+    the feed items of deleted tweets taken out; Redis follows once the transaction commits."""
+    if rt.settings.disable_fanout:
+        return
+    tweets = _tweets_to_deliver(session, batch, result, first)
+    rows = [activity_row(batch.tweets[i]) for i in tweets]
+    if rows:
+        fanout.fan_out(rt, session, activities.insert(session, rows))
+    deleted = [ids.tweet_ref(i) for i in result.deleted_ids]
     doomed = [a.id for a in activities.by_foreign_id(session, deleted)] if deleted else []
-    return delivery, fanout.remove(svc, session, doomed) if doomed else []
+    if doomed:
+        fanout.remove(rt, session, doomed)

@@ -1,4 +1,4 @@
-"""Filter terms and follows over HTTP. Every write needs the API token (see ``app.writer``)."""
+"""Filter terms and follows over HTTP. Every write needs the API token (see ``deps.writer``)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
 from pipeline.bus import routes
-from pipeline.bus.feed_requests import MAX_BACKFILL
 from pipeline.control import terms
 from pipeline.feeds import ids
-from pipeline.store.engine import transaction
-from pipeline.web.app import WebDep, Writer
+from pipeline.feeds.requests import MAX_BACKFILL
+from pipeline.web.deps import WebDep, Writer
 
 router = APIRouter()
+
+
+# PostgreSQL text cannot hold NUL: such a term is refused up front (422), not failed on (500).
+NUL = "\x00"
+NO_NUL = r"^[^\x00]*$"
 
 
 class TermIn(BaseModel):
@@ -25,6 +29,8 @@ class TermIn(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("a filter term cannot be blank")
+        if NUL in value:
+            raise ValueError("a filter term cannot hold a NUL character")
         return value.strip()
 
 
@@ -47,19 +53,19 @@ class FollowIn(BaseModel):
 
 def _changed(app: Any, session: Any) -> None:
     # Listeners hear of the change now rather than at beat's next poll.
-    terms.publish_if_changed(session, app.source.redis)
+    terms.publish_if_changed(session, app.rt.redis)
 
 
 @router.get("/api/terms", tags=["terms"])
 def list_terms(app: WebDep) -> list[TermOut]:
-    with transaction(app.source.sessions) as session:
+    with app.rt.transaction() as session:
         return [TermOut(id=t.id, term=t.term, enabled=t.enabled) for t in terms.all_terms(session)]
 
 
 @router.post("/api/terms", tags=["terms"], status_code=201, dependencies=[Writer])
 def add_term(app: WebDep, body: TermIn) -> TermOut:
     """Add a filter term (or enable it again); the stream's rules follow within seconds."""
-    with transaction(app.source.sessions) as session:
+    with app.rt.transaction() as session:
         row = terms.add(session, body.term)
         out = TermOut(id=row.id, term=row.term, enabled=row.enabled)
         session.flush()
@@ -68,9 +74,11 @@ def add_term(app: WebDep, body: TermIn) -> TermOut:
 
 
 @router.delete("/api/terms", tags=["terms"], status_code=204, dependencies=[Writer])
-def delete_term(app: WebDep, term: Annotated[str, Query(min_length=1, max_length=512)]) -> Response:
+def delete_term(
+    app: WebDep, term: Annotated[str, Query(min_length=1, max_length=512, pattern=NO_NUL)]
+) -> Response:
     """Remove a filter term by its text."""
-    with transaction(app.source.sessions) as session:
+    with app.rt.transaction() as session:
         if not terms.remove(session, term.strip()):
             raise HTTPException(404, f"no filter term {term!r}")
         _changed(app, session)

@@ -2,82 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import redis as redis_lib
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from jinja2 import Environment
 
-from pipeline.bus.client import Client
 from pipeline.control import status
-from pipeline.feeds.read import Source
+from pipeline.runtime import Runtime
 from pipeline.settings import Settings, get_settings
-from pipeline.store.engine import sessionmaker_for
+from pipeline.web import admin_api, feeds_api
+from pipeline.web.deps import Web, WebDep
 from pipeline.web.render import environment
-
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@dataclass
-class Web:
-    """What every request shares: settings, reads, Redis, templates, a task client."""
-
-    settings: Settings
-    source: Source
-    bind_host: str
-    templates: Environment
-    broker: Any = field(default=None, repr=False)
-    _client: Client | None = field(default=None, repr=False)
-
-    @property
-    def client(self) -> Client:
-        """Sends the public feed tasks, as any other app would."""
-        if self._client is None:
-            self._client = Client(self.settings.celery_broker_url)
-        return self._client
-
-
-def web(request: Request) -> Web:
-    return request.app.state.web  # type: ignore[no-any-return]
-
-
-WebDep = Annotated[Web, Depends(web)]
-_bearer = HTTPBearer(auto_error=False)
-
-
-def writer(
-    app: WebDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Writes need TWEETFEED_API_TOKEN as a bearer token; with no token configured, only a
-    server bound to the loopback interface accepts them."""
-    token = app.settings.api_token
-    if token is None:
-        if app.bind_host not in LOOPBACK:
-            raise HTTPException(403, "writes are refused: set TWEETFEED_API_TOKEN")
-        return
-    given = credentials.credentials if credentials else ""
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
-
-
-Writer = Depends(writer)
 
 
 def create_app(
-    settings: Settings | None = None, source: Source | None = None, bind_host: str | None = None
+    settings: Settings | None = None, rt: Runtime | None = None, bind_host: str | None = None
 ) -> FastAPI:
     """The ASGI app. ``bind_host`` is the address the server listens on (for the write rule)."""
-    from pipeline.web import admin_api, feeds_api
-
     settings = settings or get_settings()
-    source = source or Source(
-        sessionmaker_for(settings.database_url), redis_lib.Redis.from_url(settings.redis_url),
-        settings,
-    )  # fmt: skip
+    rt = rt or Runtime.from_settings(settings)
     app = FastAPI(
         title="tweetfeed",
         version="0.1.0",
@@ -87,7 +31,7 @@ def create_app(
     broker = None
     if settings.celery_broker_url != settings.redis_url:
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
-    app.state.web = Web(settings, source, bind_host or settings.web_host, templates, broker)
+    app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
 
@@ -106,4 +50,4 @@ def create_app(
 
 
 def _status(app: Web) -> dict[str, Any]:
-    return status.gather(app.settings, app.source.redis, app.source.sessions, app.broker)
+    return status.gather(app.settings, app.rt.redis, app.rt.sessions, app.broker)

@@ -17,7 +17,7 @@ from pipeline.feeds.read import (
     NotificationFeed,
     get_feed,
 )
-from pipeline.web.app import WebDep, Writer
+from pipeline.web.deps import WebDep, Writer
 
 router = APIRouter(tags=["feeds"])
 Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="feed type")]
@@ -38,7 +38,7 @@ class MarkRequest(BaseModel):
 
 def _feed(app: Any, slug: str, key: str) -> Feed:
     try:
-        return get_feed(f"{slug}:{key}", app.source)
+        return get_feed(f"{slug}:{key}", app.rt)
     except ids.FeedError as exc:
         raise HTTPException(400, str(exc)) from None
 

@@ -22,7 +22,8 @@ import redis
 
 from pipeline.bus.client import Client
 from pipeline.feeds import follows, ids
-from pipeline.feeds.storage.redis import Item, RedisFeedStore
+from pipeline.feeds.storage.base import Item
+from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.store.engine import make_engine, make_sessionmaker
 from tests.bench.ingest import BIN, REDIS_URL, ROOT, fresh_database, machine
 

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from models import Activity, DeadLetter, FeedItem
 from pipeline.bus.routes import QUEUES
 from pipeline.bus.sender import queue
-from pipeline.feeds.read import AggregatedFeed, FlatFeed, NotificationFeed, Source, get_feed
-from pipeline.ingest.service import ingest_payload
-from pipeline.runtime import Services
-from pipeline.store.engine import transaction
+from pipeline.feeds.read import AggregatedFeed, FlatFeed, NotificationFeed, get_feed
+from pipeline.ingest.request import IngestRequest
+from pipeline.ingest.service import ingest
+from pipeline.runtime import Runtime
 from tests.conftest import Pipeline
 from tests.factories import line, v1_delete, v1_retweet, v1_tweet
 from tests.helpers import tweetfeed
@@ -39,26 +39,26 @@ pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 def tweets(p: Pipeline, feed: str) -> list[int]:
     """The tweet ids of a flat feed's activities, newest first."""
-    found = get_feed(feed, p.source())
+    found = get_feed(feed, p.runtime())
     assert isinstance(found, FlatFeed)
     return [int(a.foreign_id.split(":")[1]) for a in found[:]]
 
 
 def groups(p: Pipeline, feed: str) -> list[tuple[str, str, list[str]]]:
-    found = get_feed(feed, p.source())
+    found = get_feed(feed, p.runtime())
     assert isinstance(found, AggregatedFeed)
     return [(g.verb, g.object, g.actors) for g in found[:]]
 
 
 def notifications(p: Pipeline, user: int) -> NotificationFeed:
-    found = get_feed(f"notification:{user}", p.source())
+    found = get_feed(f"notification:{user}", p.runtime())
     assert isinstance(found, NotificationFeed)
     return found
 
 
 def foreign_ids(p: Pipeline, feed: str) -> list[str]:
     """The foreign ids a feed shows, whatever its type: group by group for aggregated ones."""
-    found = get_feed(feed, p.source())
+    found = get_feed(feed, p.runtime())
     if isinstance(found, AggregatedFeed):
         return [a.foreign_id for g in found[:] for a in g.activities]
     return [a.foreign_id for a in found[:]]
@@ -92,7 +92,7 @@ def test_a_replayed_stream_reaches_exactly_the_feeds_it_should(pipeline: Pipelin
 
 def test_reads_are_enriched_lazy_sliceable_and_paged_by_cursor(pipeline: Pipeline) -> None:
     graph_and_stream(pipeline)
-    timeline = get_feed("timeline:1", pipeline.source())
+    timeline = get_feed("timeline:1", pipeline.runtime())
     assert isinstance(timeline, FlatFeed)
     assert len(timeline) == 4
     newest = timeline[0]
@@ -175,7 +175,7 @@ def test_a_celebrity_is_merged_at_read_time_into_the_same_page_a_full_fan_out_gi
     assert tweets(pipeline, "timeline:62") == everything[1::2], "three followers: chunked"
     stored = pipeline.redis.zrange("tweetfeed:feed:timeline:70", 0, -1)
     assert len(stored) == 5, "only user:50's tweets were written; user:51's are merged on read"
-    timeline = get_feed("timeline:70", pipeline.source())
+    timeline = get_feed("timeline:70", pipeline.runtime())
     assert isinstance(timeline, FlatFeed)
     first = timeline.page(3)
     second = timeline.page(3, before=first[-1].id)
@@ -183,11 +183,11 @@ def test_a_celebrity_is_merged_at_read_time_into_the_same_page_a_full_fan_out_gi
     assert len(timeline) == 10
 
 
-def everything_readable(p: Pipeline, source: Source | None = None) -> dict[str, Any]:
-    source = source or p.source()
+def everything_readable(p: Pipeline, rt: Runtime | None = None) -> dict[str, Any]:
+    rt = rt or p.runtime()
     found: dict[str, Any] = {}
     for feed in [*EXPECTED_FLAT, "timeline:70", "timeline_aggregated:1", "notification:2"]:
-        read = get_feed(feed, source)
+        read = get_feed(feed, rt)
         if isinstance(read, AggregatedFeed):
             found[feed] = [(g.verb, g.object, g.actors, g.seen) for g in read[:]]
         else:
@@ -221,21 +221,25 @@ def test_after_redis_loses_everything_rebuild_and_reads_restore_the_same_feeds(
     pipeline.redis.flushdb()
     redeclare_queues(pipeline)
     assert everything_readable(pipeline) == before, "a read rebuilds what it finds missing"
-    sql_only = replace(pipeline.source(), settings=replace(pipeline.source().settings,
+    sql_only = replace(pipeline.runtime(), settings=replace(pipeline.runtime().settings,
                                                            feed_backend="sql"))  # fmt: skip
     pipeline.redis.delete(*pipeline.redis.keys("tweetfeed:feed:*"))
     assert everything_readable(pipeline, sql_only) == before, "the SQL backend reads the same"
     assert not pipeline.redis.keys("tweetfeed:feed:*"), "and never touches Redis feeds"
 
 
+class NoSends:
+    def send(self, name: str, kwargs: dict[str, Any], queue: str | None = None) -> str:
+        pytest.fail("nothing may be sent")
+
+
 def test_with_fan_out_disabled_ingest_stores_tweets_and_nothing_else(
     pipeline: Pipeline,
 ) -> None:
-    settings = replace(pipeline.source().settings, disable_fanout=True)
-    services = Services(lambda: transaction(pipeline.db.sessions), pipeline.redis, settings,
-                        lambda *_: pytest.fail("nothing may be sent"))  # fmt: skip
+    settings = replace(pipeline.runtime().settings, disable_fanout=True)
+    rt = Runtime(pipeline.db.sessions, pipeline.redis, settings, sender=NoSends())
     lines = [x.decode() for x in stream()]
-    result = ingest_payload({"lines": lines, "source": "test"}, services)
+    result = ingest(rt, IngestRequest.parse({"lines": lines, "source": "test"}))
     assert result is not None and len(result.new_ids) == 6
     with pipeline.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Activity)) == 0
@@ -266,7 +270,7 @@ def test_a_broadcast_reaches_every_listed_feed_in_chunks(pipeline: Pipeline) -> 
                "extra": {"content": "You have a new message!"}}  # fmt: skip
     send(pipeline, "tweetfeed.broadcast", activity=message, feeds=feeds)
     for feed in feeds:
-        (g,) = get_feed(feed, pipeline.source())[:]
+        (g,) = get_feed(feed, pipeline.runtime())[:]
         assert g.activities[0].extra == {"content": "You have a new message!"}
 
 

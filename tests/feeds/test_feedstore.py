@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.feeds.storage.redis import FeedStore, Item, RedisFeedStore
+from pipeline.feeds.storage.base import FeedStore, Item
+from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.feeds.storage.sql import TRIM_MIN, SqlFeedStore
 from tests.conftest import Database
 

@@ -1,21 +1,14 @@
-"""Feed storage behind one small interface, and its Redis implementation.
-
-A feed is an ordered set of activity ids, newest first: by score (the activity's time in
-milliseconds), then by activity id. Both backends (Redis here, SQL in ``feedstore_sql``) keep
-that order, trim each feed to its type's max length, and page by offset or by cursor; one
-contract test suite runs against both.
-"""
+"""The Redis feed backend: a sorted set per feed, written and paged by Lua scripts."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pipeline.feeds import ids
+from pipeline.feeds.storage.base import Item, MaxLength, by_feed
 
-MaxLength = Callable[[str], int]
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
 
@@ -64,58 +57,6 @@ for i = 1, #got, 2 do
 end
 return out
 """
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class Item:
-    """One activity in one feed. Items order by (score, activity_id); feeds show them reversed."""
-
-    score: int
-    activity_id: int
-
-
-class FeedStore(Protocol):
-    """What every feed backend does. Writes trim each feed to ``max_length(feed)``."""
-
-    def add(self, entries: Sequence[tuple[str, Item]]) -> None:
-        """Put each item into its feed (again is a no-op)."""
-
-    def remove(self, entries: Sequence[tuple[str, int]]) -> None:
-        """Take each activity id out of its feed, if there."""
-
-    def page(
-        self,
-        feed: str,
-        limit: int,
-        *,
-        offset: int = 0,
-        before: Item | None = None,
-        after: Item | None = None,
-    ) -> list[Item]:
-        """Up to ``limit`` items, newest first, after skipping ``offset``.
-
-        With ``before``, only items older than it; with ``after``, only newer ones, the
-        ``limit`` nearest to it (so paging forward leaves no gap), still newest first.
-        """
-
-    def count(self, feed: str) -> int: ...
-
-    def score(self, feed: str, activity_id: int) -> int | None: ...
-
-    def oldest(self, feed: str) -> Item | None: ...
-
-    def exists(self, feed: str) -> bool:
-        """False when the store has never held ``feed`` or has lost it."""
-
-    def replace(self, feed: str, items: Iterable[Item]) -> None:
-        """Make ``feed`` hold exactly ``items`` (trimmed)."""
-
-
-def by_feed(entries: Iterable[tuple[str, Any]]) -> dict[str, list[Any]]:
-    grouped: dict[str, list[Any]] = defaultdict(list)
-    for feed, value in entries:
-        grouped[feed].append(value)
-    return grouped
 
 
 def _items(flat: list[Any]) -> list[Item]:

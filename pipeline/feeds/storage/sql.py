@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import FeedItem, table_of
-from pipeline.feeds.storage.redis import Item, MaxLength, by_feed
+from pipeline.feeds.storage.base import Item, MaxLength, by_feed
 from pipeline.store import dialects
 
 TRIM_MIN = 16

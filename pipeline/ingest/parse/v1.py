@@ -6,13 +6,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.ingest.parse.records import (
-    LineResult,
-    ShapeError,
-    TweetRecord,
-    from_millis,
-    from_v1_time,
-)
+from pipeline.ingest.parse.records import LineResult, ShapeError, TweetRecord
+from pipeline.times import from_millis, from_v1_time
 
 NOTICES = ("limit", "disconnect", "warning")
 # Marks the slim original that ``--to-file`` leaves in a retweet: not a tweet to store.

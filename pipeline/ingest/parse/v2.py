@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from pipeline.ingest.parse.records import LineResult, ShapeError, TweetRecord, from_iso
+from pipeline.ingest.parse.records import LineResult, ShapeError, TweetRecord
 from pipeline.ingest.parse.v1 import STUB
+from pipeline.times import from_iso
 
 
 def _text(tweet: dict[str, Any]) -> str:

@@ -1,33 +1,17 @@
-"""``tweetfeed keys|terms|status`` and the live side of ``tweetfeed listen``."""
+"""``tweetfeed keys|terms|status|stats``: the operators' knobs and gauges from a terminal."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 from pipeline.settings import Settings
 
 log = logging.getLogger("tweetfeed")
-
-
-class RedactSecrets(logging.Filter):
-    """Replace known secrets in every log record, whoever logs them."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
-        return True
 
 
 def _secret(value: str | None) -> str | None:
@@ -74,47 +58,44 @@ def cmd_terms(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
-    from pipeline.bus.sender import TaskSender
-    from pipeline.control import apikeys
-    from pipeline.store.engine import sessionmaker_for, transaction
-    from pipeline.stream.batcher import Batcher
-    from pipeline.stream.live import LiveListener
-    from pipeline.stream.sinks import EnqueueSink
-    from pipeline.stream.spool import SpoolingSink
-
-    if args.poll_interval:
-        settings = dataclasses.replace(settings, poll_interval=args.poll_interval)
-    sessions = sessionmaker_for(settings.database_url)
-    with transaction(sessions) as session:
-        row = apikeys.choose(session, args.keys_name or settings.default_keys_name)
-        secrets = [getattr(row, f) for f in apikeys.SECRET_FIELDS] if row else []
-        name, token = (row.name, row.bearer_token) if row else (None, None)
-    if name is None or not token:
-        wanted = args.keys_name or settings.default_keys_name or "any"
-        print(f"tweetfeed listen: no API keys ({wanted}); add some with "
-              "`tweetfeed keys add NAME --bearer-token -`", file=sys.stderr)  # fmt: skip
-        return 2
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets(secrets))
-    client = redis.Redis.from_url(settings.redis_url)
-    inner = EnqueueSink(client, TaskSender(settings.celery_broker_url), f"x-v2:{name}")
-    sink = SpoolingSink(
-        inner, settings.var_path / "spool" / f"{name}.spool", settings.max_line_bytes
-    )
-    batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
-    listener = LiveListener(settings, name, token, batcher, sessions, client)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: listener.stop())
-    return listener.run()
-
-
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.control.status import print_status
 
     print_status(settings)
+    return 0
+
+
+def watch(settings: Settings, every: float = 3.0) -> None:
+    """Print stored row counts until interrupted: what a newcomer watches land."""
+    from pipeline.control.stats import row_counts
+    from pipeline.store.engine import sessionmaker_for, transaction
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    sessions = sessionmaker_for(settings.database_url)
+    previous = None
+    try:
+        while True:
+            with transaction(sessions) as session:
+                counts = row_counts(session)
+            if counts != previous:
+                print("stored: " + ", ".join(f"{k} {v}" for k, v in counts.items()), flush=True)
+                previous = counts
+            time.sleep(every)
+    except KeyboardInterrupt:
+        return
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
+    from pipeline.control.stats import queue_depths, row_counts
+    from pipeline.store.engine import sessionmaker_for, transaction
+
+    with transaction(sessionmaker_for(settings.database_url)) as session:
+        for name, count in row_counts(session).items():
+            print(f"{name:16} {count}")
+    for queue, depth in queue_depths(redis.Redis.from_url(settings.celery_broker_url)).items():
+        print(f"queue {queue:10} {depth}")
     return 0
 
 
@@ -137,3 +118,4 @@ def add_parsers(sub: Any) -> None:
 
     sub.add_parser("fake-api", help="a fake X API v2 stream on 127.0.0.1 (--help for options)")
     sub.add_parser("status", help="listeners, terms, rates and queue depths")
+    sub.add_parser("stats", help="row counts and queue depths")

@@ -1,0 +1,84 @@
+"""The task contract: each task name's payload parser, and the one place that turns a bad
+payload into a dead letter.
+
+The base task of the workers parses every message through :func:`accept` before its body runs,
+so a task body only ever sees a parsed request. A payload that fails its parser is recorded in
+``dead_letters`` as ``task:<name>`` with the reason and the task is acknowledged, never retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from pipeline.bus import routes
+from pipeline.bus.payloads import PayloadError
+from pipeline.feeds.requests import (
+    BroadcastRequest,
+    ChunkRequest,
+    FollowRequest,
+    RemoveRequest,
+    activity_row,
+)
+from pipeline.ingest.request import IngestRequest
+from pipeline.store import deadletters
+
+log = logging.getLogger(__name__)
+Transaction = Callable[[], AbstractContextManager[Session]]
+
+
+class Rejected:
+    """What :func:`accept` returns for a payload it dead-lettered."""
+
+    def __repr__(self) -> str:
+        return "REJECTED"
+
+
+REJECTED = Rejected()
+
+
+def _nothing(payload: dict[str, Any]) -> None:
+    if payload:
+        raise PayloadError(f"takes no payload, got fields: {', '.join(sorted(payload))}")
+
+
+PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    routes.INGEST_BATCH: IngestRequest.parse,
+    routes.ADD_ACTIVITY: activity_row,
+    routes.REMOVE_ACTIVITY: RemoveRequest.parse,
+    routes.FOLLOW: FollowRequest.parse,
+    routes.FOLLOW_MANY: FollowRequest.parse_many,
+    routes.UNFOLLOW: FollowRequest.parse,
+    routes.BROADCAST: BroadcastRequest.parse,
+    routes.FANOUT_CHUNK: ChunkRequest.parse,
+    routes.POLL_FILTER_TERMS: _nothing,
+}
+
+
+def parse(task: str, args: tuple[Any, ...], payload: dict[str, Any]) -> Any:
+    """Task ``task``'s parsed request; PayloadError when the message breaks the contract."""
+    if args:
+        raise PayloadError("the payload goes in keyword arguments, not positional ones")
+    parser = PARSERS.get(task)
+    if parser is None:
+        raise PayloadError(f"{task!r} is not a tweetfeed task")
+    return parser(payload)
+
+
+def accept(
+    transaction: Transaction, task: str, args: tuple[Any, ...], payload: dict[str, Any]
+) -> Any:
+    """:func:`parse`; or, when the payload is bad, REJECTED after dead-lettering it."""
+    try:
+        return parse(task, args, payload)
+    except PayloadError as exc:
+        with transaction() as session:
+            body = orjson.dumps(payload or list(args), default=repr)
+            deadletters.record(session, f"task:{task}", f"bad payload: {exc}", body)
+        log.warning("%s payload dead-lettered: %s", task, exc)
+        return REJECTED

@@ -1,0 +1,117 @@
+"""``tweetfeed listen``: the listener process, live (X API v2) or replaying a file or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import sys
+from typing import Any
+
+from pipeline.cli.control import watch
+from pipeline.settings import Settings
+
+log = logging.getLogger("tweetfeed")
+
+
+def add_parsers(sub: Any) -> None:
+    listen = sub.add_parser("listen", help="read a stream and enqueue it in batches")
+    listen.add_argument("keys_name", nargs="?", help="API keys to stream with (live X API)")
+    listen.add_argument("--poll-interval", type=float, help="override TWEETFEED_POLL_INTERVAL")
+    listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (.gz ok; - = stdin)")
+    listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
+    listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
+    listen.add_argument("--source", help="source name recorded with each batch")
+    listen.add_argument("--then-watch", action="store_true", help="print counts afterwards")
+
+
+def _sink(args: argparse.Namespace, settings: Settings) -> tuple[object, str]:
+    if args.to_file:
+        from pipeline.stream.sinks import FileSink
+
+        return FileSink(args.to_file, settings.capture_embedded), f"file {args.to_file}"
+    import redis
+
+    from pipeline.bus.sender import TaskSender
+    from pipeline.stream.sinks import EnqueueSink
+
+    source = args.source or ("stdin" if args.from_file == "-" else f"file:{args.from_file}")
+    client = redis.Redis.from_url(settings.redis_url)
+    return EnqueueSink(client, TaskSender(settings.celery_broker_url), source), "ingest queue"
+
+
+def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.stream.batcher import Batcher
+    from pipeline.stream.replay import replay_path
+
+    if not args.from_file:
+        return cmd_listen_live(args, settings)
+    sink, target = _sink(args, settings)
+    batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)  # type: ignore[arg-type]
+    try:
+        stats = replay_path(args.from_file, batcher, settings.max_line_bytes, args.delimited)
+    except Exception as exc:
+        log.error("replay stopped: %s", exc)
+        return 1
+    finally:
+        getattr(sink, "close", lambda: None)()
+    print(f"{stats.summary()} to the {target}", flush=True)
+    if stats.handed_on != stats.lines:
+        return 1
+    if args.then_watch:
+        watch(settings)
+    return 0
+
+
+class RedactSecrets(logging.Filter):
+    """Replace known secrets in every log record, whoever logs them."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
+    import redis
+
+    from pipeline.bus.sender import TaskSender
+    from pipeline.control import apikeys
+    from pipeline.store.engine import sessionmaker_for, transaction
+    from pipeline.stream.batcher import Batcher
+    from pipeline.stream.live import LiveListener
+    from pipeline.stream.sinks import EnqueueSink
+    from pipeline.stream.spool import SpoolingSink
+
+    if args.poll_interval:
+        settings = dataclasses.replace(settings, poll_interval=args.poll_interval)
+    sessions = sessionmaker_for(settings.database_url)
+    with transaction(sessions) as session:
+        row = apikeys.choose(session, args.keys_name or settings.default_keys_name)
+        secrets = [getattr(row, f) for f in apikeys.SECRET_FIELDS] if row else []
+        name, token = (row.name, row.bearer_token) if row else (None, None)
+    if name is None or not token:
+        wanted = args.keys_name or settings.default_keys_name or "any"
+        print(f"tweetfeed listen: no API keys ({wanted}); add some with "
+              "`tweetfeed keys add NAME --bearer-token -`", file=sys.stderr)  # fmt: skip
+        return 2
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets(secrets))
+    client = redis.Redis.from_url(settings.redis_url)
+    inner = EnqueueSink(client, TaskSender(settings.celery_broker_url), f"x-v2:{name}")
+    sink = SpoolingSink(
+        inner, settings.var_path / "spool" / f"{name}.spool", settings.max_line_bytes
+    )
+    batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
+    listener = LiveListener(settings, name, token, batcher, sessions, client)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: listener.stop())
+    return listener.run()
