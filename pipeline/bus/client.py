@@ -16,9 +16,8 @@ from typing import Any
 
 from pipeline.bus import routes
 from pipeline.bus.sender import TaskSender
+from pipeline.feeds import ids
 from pipeline.settings import get_settings
-
-NEWS_FEEDS = ("timeline", "timeline_aggregated")
 
 
 class Client:
@@ -52,7 +51,8 @@ class Client:
 
     def follow_user(self, user: str, target_user: str, backfill: int | None = None) -> str:
         """stream-django's follow_user: both news feeds of ``user`` follow ``user:<target>``."""
-        pairs = [{"feed": f"{slug}:{user}", "target": f"user:{target_user}"} for slug in NEWS_FEEDS]
+        target = ids.user_feed(target_user)
+        pairs = [{"feed": feed, "target": target} for feed in ids.news_feeds(user)]
         return self.follow_many(pairs, backfill)
 
     def broadcast(self, activity: dict[str, Any], feeds: list[str]) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import time
 from typing import Any
 
-from pipeline.settings import Settings
+from rich.console import Console
+from rich.table import Table
 
-log = logging.getLogger("tweetfeed")
+from pipeline.settings import Settings
 
 
 def _secret(value: str | None) -> str | None:
@@ -59,15 +59,13 @@ def cmd_terms(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.control.status import print_status
-
     print_status(settings)
     return 0
 
 
 def watch(settings: Settings, every: float = 3.0) -> None:
     """Print stored row counts until interrupted: what a newcomer watches land."""
-    from pipeline.control.stats import row_counts
+    from pipeline.control.status import row_counts
     from pipeline.store.engine import sessionmaker_for, transaction
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -88,7 +86,7 @@ def watch(settings: Settings, every: float = 3.0) -> None:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
-    from pipeline.control.stats import queue_depths, row_counts
+    from pipeline.control.status import queue_depths, row_counts
     from pipeline.store.engine import sessionmaker_for, transaction
 
     with transaction(sessionmaker_for(settings.database_url)) as session:
@@ -97,6 +95,38 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     for queue, depth in queue_depths(redis.Redis.from_url(settings.celery_broker_url)).items():
         print(f"queue {queue:10} {depth}")
     return 0
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) if v is not None else "" for v in row])
+    return table
+
+
+def print_status(settings: Settings) -> None:
+    import redis
+
+    from pipeline.control.status import gather
+
+    facts = gather(settings, redis.Redis.from_url(settings.redis_url))
+    console = Console()
+    console.print(_table(
+        "listeners", ["keys", "state", "host", "pid", "tweets", "last heartbeat", "last error"],
+        [[p["keys"], p["state"], p["host"], p["pid"], p["tweets"], p["heartbeat"], p["last_error"]]
+         for p in facts["listeners"]],
+    ))  # fmt: skip
+    console.print(_table(
+        f"terms ({facts['tweets_per_minute']} tweets in the last minute)",
+        ["id", "term", "enabled", "tweets/min"],
+        [[t["id"], t["term"], t["enabled"], t["per_minute"]] for t in facts["terms"]],
+    ))  # fmt: skip
+    console.print(
+        _table("queues", ["queue", "waiting"], [[q, n] for q, n in facts["queues"].items()])
+    )
+    console.print(_table("rows", ["table", "rows"], [[t, n] for t, n in facts["rows"].items()]))
 
 
 def add_parsers(sub: Any) -> None:

@@ -8,8 +8,8 @@ import time
 from collections import Counter
 from typing import Any
 
-RATE_KEY = "tweetfeed:rate:{minute}"
-LISTENER_KEY = "tweetfeed:listener:{keys}"
+from pipeline.control import redis_keys
+
 RATE_TTL = 2 * 3600
 _TAG = re.compile(rb'"tag"\s*:\s*"([^"]*)"')
 
@@ -39,14 +39,14 @@ class StreamCounters:
             self.tweets_received += 1
             self._minute["all"] += 1
             for tag in rule_tags(line):
-                self._minute[f"term:{tag}"] += 1
+                self._minute[redis_keys.term_field(tag)] += 1
 
     def flush(self, redis: Any, state: str) -> None:
         with self._lock:
             counts, self._minute = self._minute, Counter()
         pipe = redis.pipeline(transaction=False)
         if counts:
-            key = RATE_KEY.format(minute=int(time.time() // 60))
+            key = redis_keys.rate(int(time.time() // 60))
             for field, value in counts.items():
                 pipe.hincrby(key, field, value)
             pipe.expire(key, RATE_TTL)
@@ -58,7 +58,7 @@ class StreamCounters:
             "last_error": self.last_error or "",
             "updated_at": time.time(),
         }
-        pipe.hset(LISTENER_KEY.format(keys=self.keys_name), mapping=mapping)
+        pipe.hset(redis_keys.listener(self.keys_name), mapping=mapping)
         pipe.execute()
 
 
@@ -67,5 +67,5 @@ def rates(redis: Any, minutes: int = 60) -> list[dict[str, int]]:
     now = int(time.time() // 60)
     pipe = redis.pipeline(transaction=False)
     for minute in range(now - minutes, now):
-        pipe.hgetall(RATE_KEY.format(minute=minute))
+        pipe.hgetall(redis_keys.rate(minute))
     return [{k.decode(): int(v) for k, v in row.items()} for row in pipe.execute()]

@@ -11,18 +11,19 @@ from typing import Any
 
 import orjson
 
-KEY = "tweetfeed:worker:{hostname}"
+from pipeline.control import redis_keys
+
 TTL = 10
 
 
 def beat(redis: Any, hostname: str, queues: list[str]) -> None:
     """Record that ``hostname`` is alive and which queues it consumes."""
     value = orjson.dumps({"hostname": hostname, "queues": queues, "seen_at": time.time()})
-    redis.set(KEY.format(hostname=hostname), value, ex=TTL)
+    redis.set(redis_keys.worker(hostname), value, ex=TTL)
 
 
 def online(redis: Any) -> list[dict[str, Any]]:
     """The workers seen in the last ``TTL`` seconds, by hostname."""
-    keys = sorted(redis.scan_iter(KEY.format(hostname="*"), count=100))
+    keys = sorted(redis.scan_iter(redis_keys.worker("*"), count=100))
     values = redis.mget(keys) if keys else []
     return [orjson.loads(v) for v in values if v is not None]

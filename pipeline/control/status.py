@@ -1,21 +1,56 @@
-"""``tweetfeed status``: listener state, terms, rates and queue depths, as tables."""
+"""What the status page, ``/api/status`` and ``tweetfeed status|stats`` show: listener state,
+terms and their rates, queue depths, workers online, dead letters and row counts."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import redis
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import DeadLetter, StreamProcess
-from pipeline.control import counters, presence, stats, terms
+from models import (
+    Activity,
+    DeadLetter,
+    FeedItem,
+    Follow,
+    StreamProcess,
+    TweetDeletion,
+    TweetHashtag,
+    TwitterUser,
+    load_tweet_model,
+)
+from pipeline.bus.routes import QUEUES
+from pipeline.control import counters, presence, redis_keys, terms
 from pipeline.settings import Settings
 from pipeline.store.engine import sessionmaker_for, transaction
 
 LATEST_DEAD_LETTERS = 20
+
+
+def row_counts(session: Session) -> dict[str, int]:
+    tables = {
+        "tweets": load_tweet_model().__table__,  # type: ignore[attr-defined]
+        "twitter_users": TwitterUser.__table__,
+        "tweet_hashtags": TweetHashtag.__table__,
+        "tweet_deletions": TweetDeletion.__table__,
+        "dead_letters": DeadLetter.__table__,
+        "activities": Activity.__table__,
+        "follows": Follow.__table__,
+        "feed_items": FeedItem.__table__,
+    }
+    return {
+        name: int(session.execute(select(func.count()).select_from(table)).scalar_one())
+        for name, table in tables.items()
+    }
+
+
+def queue_depths(redis: Any) -> dict[str, int]:
+    """Messages waiting per queue (the Redis broker keeps each queue as a list)."""
+    pipe = redis.pipeline(transaction=False)
+    for queue in QUEUES:
+        pipe.llen(queue)
+    return dict(zip(QUEUES, pipe.execute(), strict=True))
 
 
 def _dead_letters(session: Session) -> dict[str, Any]:
@@ -51,50 +86,22 @@ def gather(
              "heartbeat": p.last_heartbeat.isoformat()}
             for p in session.scalars(select(StreamProcess).order_by(StreamProcess.id))
         ]  # fmt: skip
-        term_rows = [{"id": t.id, "term": t.term, "enabled": t.enabled}
+        term_rows: list[dict[str, Any]] = [{"id": t.id, "term": t.term, "enabled": t.enabled}
                      for t in terms.all_terms(session)]  # fmt: skip
-        rows = stats.row_counts(session)
+        rows = row_counts(session)
         dead = _dead_letters(session)
     per_minute = counters.rates(client, 60)
     last = per_minute[-1] if per_minute else {}
     for row in term_rows:
-        row["per_minute"] = last.get(f"term:{row['id']}", 0)
+        row["per_minute"] = last.get(redis_keys.term_field(row["id"]), 0)
     return {
         "listeners": listeners,
         "terms": term_rows,
         "tweets_per_minute": last.get("all", 0),
         "per_minute": [m.get("all", 0) for m in per_minute],
-        "queues": stats.queue_depths(broker),
+        "queues": queue_depths(broker),
         "workers": presence.online(client),
         "dead_letters": dead,
         "rows": rows,
         "flower_url": settings.flower_url,
     }
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[str(v) if v is not None else "" for v in row])
-    return table
-
-
-def print_status(settings: Settings) -> None:
-    facts = gather(settings, redis.Redis.from_url(settings.redis_url))
-    console = Console()
-    console.print(_table(
-        "listeners", ["keys", "state", "host", "pid", "tweets", "last heartbeat", "last error"],
-        [[p["keys"], p["state"], p["host"], p["pid"], p["tweets"], p["heartbeat"], p["last_error"]]
-         for p in facts["listeners"]],
-    ))  # fmt: skip
-    console.print(_table(
-        f"terms ({facts['tweets_per_minute']} tweets in the last minute)",
-        ["id", "term", "enabled", "tweets/min"],
-        [[t["id"], t["term"], t["enabled"], t["per_minute"]] for t in facts["terms"]],
-    ))  # fmt: skip
-    console.print(
-        _table("queues", ["queue", "waiting"], [[q, n] for q, n in facts["queues"].items()])
-    )
-    console.print(_table("rows", ["table", "rows"], [[t, n] for t, n in facts["rows"].items()]))

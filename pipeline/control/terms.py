@@ -9,9 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from models import FilterTerm
-
-CONTROL_CHANNEL = "tweetfeed:control"
-FINGERPRINT_KEY = "tweetfeed:terms:fingerprint"
+from pipeline.control import redis_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +67,8 @@ def publish_if_changed(session: Session, redis: object) -> str | None:
     Returns the new fingerprint when it published, None when nothing changed.
     """
     current = fingerprint(enabled_terms(session))
-    previous = redis.getset(FINGERPRINT_KEY, current)  # type: ignore[attr-defined]
+    previous = redis.getset(redis_keys.TERMS_FINGERPRINT, current)  # type: ignore[attr-defined]
     if previous is not None and previous.decode() == current:
         return None
-    redis.publish(CONTROL_CHANNEL, f"terms {current}")  # type: ignore[attr-defined]
+    redis.publish(redis_keys.CONTROL_CHANNEL, f"terms {current}")  # type: ignore[attr-defined]
     return current

@@ -17,7 +17,7 @@ import requests
 import tweepy
 from sqlalchemy.orm import Session, sessionmaker
 
-from pipeline.control import processes, terms
+from pipeline.control import processes, redis_keys, terms
 from pipeline.control.counters import StreamCounters
 from pipeline.settings import Settings
 from pipeline.store.engine import transaction
@@ -233,7 +233,7 @@ class LiveListener:
         while not self.stopping.is_set():
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(terms.CONTROL_CHANNEL)
+                pubsub.subscribe(redis_keys.CONTROL_CHANNEL)
                 while not self.stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message["data"].startswith(b"terms "):

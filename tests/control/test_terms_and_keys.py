@@ -6,10 +6,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from models import ApiKey
-from pipeline.control import apikeys, terms
+from pipeline.control import apikeys, redis_keys, terms
 from pipeline.stream.batcher import Batch
 from pipeline.stream.lock import StreamLock
 from pipeline.stream.spool import SpoolingSink
@@ -39,7 +40,9 @@ def test_disabling_a_term_changes_the_fingerprint_and_enabling_restores_it(db: D
         assert terms.fingerprint(terms.enabled_terms(session)) == start
 
 
-def test_publishing_happens_only_when_the_terms_changed(db: Database, redis_client) -> None:  # type: ignore[no-untyped-def]
+def test_publishing_happens_only_when_the_terms_changed(
+    db: Database, redis_client: redis.Redis
+) -> None:
     with db.sessions.begin() as session:
         terms.add(session, "python")
         assert terms.publish_if_changed(session, redis_client) is not None
@@ -69,7 +72,7 @@ def test_keys_without_a_bearer_token_are_refused(db: Database) -> None:
 
 
 def test_only_one_holder_of_a_stream_lock_and_a_standby_takes_over_after_expiry(
-    redis_client,  # type: ignore[no-untyped-def]
+    redis_client: redis.Redis,
 ) -> None:
     first = StreamLock(redis_client, "main", ttl=0.3)
     second = StreamLock(redis_client, "main", ttl=0.3)
@@ -102,8 +105,8 @@ def test_the_spool_keeps_batches_in_order_and_hands_them_on_first(tmp_path: Path
 
 def test_beat_publishes_a_term_change_on_the_control_channel(pipeline: Pipeline) -> None:
     subscriber = pipeline.redis.pubsub(ignore_subscribe_messages=True)
-    subscriber.subscribe(terms.CONTROL_CHANNEL)
-    pipeline.redis.delete(terms.FINGERPRINT_KEY)
+    subscriber.subscribe(redis_keys.CONTROL_CHANNEL)
+    pipeline.redis.delete(redis_keys.TERMS_FINGERPRINT)
     beat = subprocess.Popen(
         [str(BIN / "celery"), "-A", "workers", "beat", "--loglevel=WARNING",
          "-s", str(Path(pipeline.env["TWEETFEED_VAR_DIR"]) / "beat-schedule")],

@@ -17,7 +17,7 @@ import redis
 from sqlalchemy import select
 
 from models import DeadLetter, StreamProcess, Tweet
-from pipeline.control import apikeys, counters, terms
+from pipeline.control import apikeys, counters, redis_keys, terms
 from pipeline.fakes.fakeapi import FakeXApi
 from tests.conftest import TEST_REDIS_URL, Pipeline
 from tests.helpers import BIN, ROOT, tweetfeed, wait_until
@@ -78,7 +78,7 @@ class Processes:
 
 @pytest.fixture
 def live(pipeline: Pipeline, fake: FakeXApi, tmp_path: Path) -> Iterator[Processes]:
-    pipeline.redis.delete("tweetfeed:lock:stream:main", terms.FINGERPRINT_KEY)
+    pipeline.redis.delete("tweetfeed:lock:stream:main", redis_keys.TERMS_FINGERPRINT)
     with pipeline.db.sessions.begin() as session:
         apikeys.add(session, "main", bearer_token=TOKEN)
     processes = Processes(pipeline, fake, tmp_path)
@@ -259,7 +259,7 @@ def test_counters_record_tweets_per_term_and_keep_alives(
 
 
 def _this_minute(pipeline: Pipeline) -> dict[str, int]:
-    key = counters.RATE_KEY.format(minute=int(time.time() // 60))
+    key = redis_keys.rate(int(time.time() // 60))
     return {k.decode(): int(v) for k, v in pipeline.redis.hgetall(key).items()}
 
 
