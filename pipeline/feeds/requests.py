@@ -1,4 +1,4 @@
-"""Validation of the public feed tasks' payloads (the DESIGN.md task table).
+"""Validation of the public feed tasks' payloads (the README's task table).
 
 Other apps, in any language, send these; each check names the field it rejects, because the
 reason is all a person sees in ``dead_letters``.

@@ -121,7 +121,7 @@ def parse_message(message: dict[str, Any], line: bytes, capture: bool, out: Line
     inc = _Includes(message.get("includes") or {})
     matching = message.get("matching_rules", ())
     rules = tuple(str(r["id"]) for r in matching)
-    # A rule's tag is the id of the filter term it was made from (see pipeline.rules).
+    # A rule's tag is the id of the filter term it was made from (see pipeline.stream.rules).
     terms = tuple(int(r["tag"]) for r in matching if str(r.get("tag") or "").isdigit())
     seen_at = {}
     for tweet in tweets:
