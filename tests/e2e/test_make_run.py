@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,7 +18,9 @@ from tests.helpers import BIN, clean_env
 pytestmark = pytest.mark.slow
 
 
-def test_make_run_stores_tweets_within_a_minute_and_ctrl_c_stops_everything(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_make_run_stores_tweets_within_a_minute_and_ctrl_c_stops_everything(
+    tmp_path: Path,
+) -> None:
     env = clean_env(TWEETFEED_VAR_DIR=str(tmp_path / "var"), PATH=f"{BIN}:{os.environ['PATH']}")
     process = subprocess.Popen(
         [str(BIN / "tweetfeed"), "up", "--demo"],

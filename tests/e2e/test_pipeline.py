@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -89,7 +90,7 @@ def test_stdin_with_crlf_keep_alives_and_bad_lines_never_blocks_good_ones(
     assert text == "ünïcödé 🚀"
 
 
-def test_length_delimited_gzip_files_are_replayed(pipeline: Pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_length_delimited_gzip_files_are_replayed(pipeline: Pipeline, tmp_path: Path) -> None:
     lines = [line(v1_tweet(i)) + b"\r\n" for i in range(2000, 2050)]
     path = tmp_path / "stream.gz"
     with gzip.open(path, "wb") as f:
@@ -118,7 +119,9 @@ def test_a_bad_payload_is_dead_lettered_with_its_reason_and_not_retried(
     wait_until(lambda: pipeline.redis.llen("ingest") == 0, 10, "the queue to drain")
 
 
-def test_many_batches_from_a_synthetic_stream_are_all_stored(pipeline: Pipeline, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_many_batches_from_a_synthetic_stream_are_all_stored(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     path = tmp_path / "synth.jsonl"
     made = tweetfeed("synth", "--count", "3000", "--out", str(path), env=pipeline.env)
     assert made.returncode == 0

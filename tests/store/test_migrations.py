@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -55,7 +56,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_a_swapped_tweet_model_gets_its_own_table_and_extra_columns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_swapped_tweet_model_gets_its_own_table_and_extra_columns(tmp_path: Path) -> None:
     (tmp_path / "myapp.py").write_text(CUSTOM_MODEL)
     env = clean_env(
         TWEETFEED_DATABASE_URL=f"sqlite:///{tmp_path}/custom.sqlite3",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from pathlib import Path
 
 from pipeline.stream.framing import Frame, frames, open_input
 
@@ -54,7 +55,7 @@ def test_an_oversize_length_delimited_frame_is_skipped_whole() -> None:
     assert got[1] == Frame(b"{}")
 
 
-def test_gzip_files_are_read_transparently(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_files_are_read_transparently(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl.gz"
     with gzip.open(path, "wb") as f:
         f.write(b"{}\r\n[]\r\n")

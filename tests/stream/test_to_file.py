@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ V1_EXAMPLES = "v1_original_format_tweet_parser_examples.jsonl"
 V2_STREAM = "v2_stream_twarc-csv_streaming_output.jsonl"
 
 
-def no_whole_embedded_tweets(written: list[dict]) -> bool:  # type: ignore[type-arg]
+def no_whole_embedded_tweets(written: list[dict[str, Any]]) -> bool:
     """Retweets keep only a marked stub of their original; nothing else stays embedded."""
     return not any(
         "quoted_status" in m
@@ -23,7 +25,7 @@ def no_whole_embedded_tweets(written: list[dict]) -> bool:  # type: ignore[type-
     )
 
 
-def to_file(tmp_path, source: str, capture: bool) -> list[dict]:  # type: ignore[no-untyped-def]
+def to_file(tmp_path: Path, source: str, capture: bool) -> list[dict[str, Any]]:
     out = tmp_path / "out.jsonl"
     env = clean_env(
         TWEETFEED_CAPTURE_EMBEDDED=str(capture).lower(), TWEETFEED_VAR_DIR=str(tmp_path)
@@ -34,7 +36,7 @@ def to_file(tmp_path, source: str, capture: bool) -> list[dict]:  # type: ignore
 
 
 @pytest.mark.parametrize("name", [V1_EXAMPLES, V2_STREAM])
-def test_with_capture_off_embedded_tweets_are_stripped(tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_with_capture_off_embedded_tweets_are_stripped(tmp_path: Path, name: str) -> None:
     written = to_file(tmp_path, str(real_fixture(name)), capture=False)
     assert no_whole_embedded_tweets(written)
     top_level = expected_ids(real_fixture(name), capture=False)
@@ -42,7 +44,7 @@ def test_with_capture_off_embedded_tweets_are_stripped(tmp_path, name: str) -> N
 
 
 @pytest.mark.parametrize("name", [V1_EXAMPLES, V2_STREAM])
-def test_with_capture_on_embedded_tweets_go_onto_their_own_lines(tmp_path, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_with_capture_on_embedded_tweets_go_onto_their_own_lines(tmp_path: Path, name: str) -> None:
     written = to_file(tmp_path, str(real_fixture(name)), capture=True)
     assert no_whole_embedded_tweets(written)
     everything = expected_ids(real_fixture(name), capture=True)
@@ -50,7 +52,7 @@ def test_with_capture_on_embedded_tweets_go_onto_their_own_lines(tmp_path, name:
     assert len(written) > len(list(json_lines(real_fixture(name))))
 
 
-def test_a_split_file_replays_to_the_same_rows_and_links(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_split_file_replays_to_the_same_rows_and_links(tmp_path: Path) -> None:
     source = real_fixture(V1_EXAMPLES)
     to_file(tmp_path, str(source), capture=True)
     direct = parse_lines([x for x in source.read_bytes().split(b"\n") if x], True)
@@ -61,7 +63,7 @@ def test_a_split_file_replays_to_the_same_rows_and_links(tmp_path) -> None:  # t
     }
 
 
-def test_the_file_is_appended_to_not_replaced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_file_is_appended_to_not_replaced(tmp_path: Path) -> None:
     first = to_file(tmp_path, str(real_fixture(V2_STREAM)), capture=False)
     second = to_file(tmp_path, str(real_fixture(V2_STREAM)), capture=False)
     assert len(second) == 2 * len(first)
