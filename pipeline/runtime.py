@@ -21,10 +21,6 @@ import redis as redis_lib
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.bus.sender import TaskSender
-from pipeline.feeds import ids
-from pipeline.feeds.storage.base import Item
-from pipeline.feeds.storage.redis import RedisFeedStore
-from pipeline.feeds.storage.sql import SqlFeedStore
 from pipeline.settings import Settings, get_settings
 from pipeline.store.engine import sessionmaker_for, transaction
 
@@ -88,31 +84,6 @@ class Runtime:
     def send(self, name: str, kwargs: dict[str, Any], queue: str | None = None) -> None:
         """Send task ``name`` after the open transaction commits (at once outside one)."""
         self.after_commit(partial(self._sender().send, name, kwargs, queue))
-
-    def max_length(self, feed: str) -> int:
-        return ids.max_length(feed, self.settings)
-
-    def sql(self, session: Session) -> SqlFeedStore:
-        """The durable copy of the feeds, inside ``session``'s transaction."""
-        return SqlFeedStore(session, self.max_length)
-
-    def cache(self) -> RedisFeedStore | None:
-        """The Redis feeds, or None when feeds are read from SQL (FEED_BACKEND=sql)."""
-        if self.settings.feed_backend != "redis":
-            return None
-        return RedisFeedStore(self.redis, self.max_length)
-
-    def cache_add(self, entries: list[tuple[str, Item]]) -> None:
-        """Write ``entries`` to the Redis feeds once the open transaction commits."""
-        cache = self.cache()
-        if cache is not None and entries:
-            self.after_commit(partial(cache.add, entries))
-
-    def cache_remove(self, entries: list[tuple[str, int]]) -> None:
-        """Drop ``entries`` from the Redis feeds once the open transaction commits."""
-        cache = self.cache()
-        if cache is not None and entries:
-            self.after_commit(partial(cache.remove, entries))
 
 
 @cache

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from pipeline.bus import routes
 from pipeline.feeds import activities, follows, ids
 from pipeline.feeds.activities import ActivityRecord
+from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
 from pipeline.runtime import Runtime
 
@@ -78,8 +79,8 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
 
 def deliver(rt: Runtime, session: Session, delivery: Delivery) -> None:
     """Write the durable copy now; Redis and the chunk tasks once the transaction commits."""
-    rt.sql(session).add(delivery.entries)
-    rt.cache_add(delivery.entries)
+    copies.sql(rt, session).add(delivery.entries)
+    copies.cache_add(rt, delivery.entries)
     for queue, payload in delivery.chunks:
         rt.send(routes.FANOUT_CHUNK, payload, queue)
     if delivery.entries:
@@ -101,8 +102,8 @@ def _recheck(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
     with rt.transaction() as session:
         gone = written - activities.existing_ids(session, written)
         stale = [(f, i.activity_id) for f, i in entries if i.activity_id in gone]
-        rt.sql(session).remove(stale)
-        rt.cache_remove(stale)
+        copies.sql(rt, session).remove(stale)
+        copies.cache_remove(rt, stale)
 
 
 def write_chunk(rt: Runtime, activity_id: int, feeds: Sequence[str]) -> None:
@@ -116,9 +117,9 @@ def write_chunk(rt: Runtime, activity_id: int, feeds: Sequence[str]) -> None:
 def remove(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str, int]]:
     """Delete activities and their items from the durable copy, and from Redis once this
     transaction commits; return the (feed, activity id) pairs removed."""
-    sql = rt.sql(session)
+    sql = copies.sql(rt, session)
     pairs = sql.feeds_of(ids)
     sql.remove_activities(ids)
     activities.delete_ids(session, ids)
-    rt.cache_remove(pairs)
+    copies.cache_remove(rt, pairs)
     return pairs

@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import activities, fanout, follows
+from pipeline.feeds import activities, fanout, follows, ids
 from pipeline.feeds.requests import BroadcastRequest, ChunkRequest, FollowRequest, RemoveRequest
+from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
 from pipeline.runtime import Runtime
 
@@ -33,14 +34,14 @@ def remove_activity(rt: Runtime, request: RemoveRequest) -> None:
             found = [a.id for a in activities.by_foreign_id(session, [request.foreign_id])]
         elif request.activity_id is not None:
             found = list(activities.load(session, [request.activity_id]))
-        pairs = rt.sql(session).feeds_of(found)
+        pairs = copies.sql(rt, session).feeds_of(found)
         # Redis first as well as after: if this task dies after its commit, a rerun finds no
         # activity left to look up, so the items must already be gone from Redis by then.
-        rt.cache_remove(pairs)
+        copies.cache_remove(rt, pairs)
     with rt.transaction() as session:
         fanout.remove(rt, session, found)
         # Items written between the two transactions are caught by the second look.
-        rt.cache_remove(pairs)
+        copies.cache_remove(rt, pairs)
 
 
 def broadcast(rt: Runtime, request: BroadcastRequest) -> int:
@@ -66,8 +67,8 @@ def follow(rt: Runtime, request: FollowRequest) -> None:
         for feed, target in request.pairs:
             if target not in famous:
                 entries += [(feed, i) for i in _backfill(rt, session, feed, target, request)]
-        rt.sql(session).add(entries)
-        rt.cache_add(entries)
+        copies.sql(rt, session).add(entries)
+        copies.cache_add(rt, entries)
     _recount(rt, {t for _, t in request.pairs})
 
 
@@ -80,9 +81,9 @@ def _backfill(
     at once. A feed with room takes them all, or following someone would show nothing of
     theirs older than whatever the feed happened to hold.
     """
-    sql = rt.sql(session)
+    sql = copies.sql(rt, session)
     items = sql.page(target, request.backfill)
-    if sql.count(feed) >= rt.max_length(feed):
+    if sql.count(feed) >= ids.max_length(feed, rt.settings):
         oldest = sql.oldest(feed)
         items = [i for i in items if oldest is None or i > oldest]
     return items
@@ -93,7 +94,7 @@ def unfollow(rt: Runtime, request: FollowRequest) -> None:
     also holds them through another feed it follows."""
     with rt.transaction() as session:
         follows.remove(session, request.pairs)
-        sql = rt.sql(session)
+        sql = copies.sql(rt, session)
         stale: list[tuple[str, int]] = []
         for feed, target in request.pairs:
             theirs = {i.activity_id for i in sql.all_items(target)}
@@ -102,7 +103,7 @@ def unfollow(rt: Runtime, request: FollowRequest) -> None:
             found = activities.load(session, theirs - kept)
             stale += [(feed, a) for a, act in found.items() if feed not in fanout.origins(act)]
         sql.remove(stale)
-        rt.cache_remove(stale)
+        copies.cache_remove(rt, stale)
     _recount(rt, {t for _, t in request.pairs})
 
 

@@ -18,6 +18,7 @@ from pipeline.feeds import activities, follows, ids, marks
 from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
 from pipeline.feeds.enrich import EnrichedActivity, enrich
 from pipeline.feeds.rebuild import rebuild_feed
+from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import FeedStore, Item
 from pipeline.runtime import Runtime, default_runtime
 
@@ -33,8 +34,8 @@ class _Items:
 
     def __init__(self, rt: Runtime, session: Session, feed: str) -> None:
         self.rt, self.session, self.feed = rt, session, feed
-        self.sql = rt.sql(session)
-        self.cache = rt.cache()
+        self.sql = copies.sql(rt, session)
+        self.cache = copies.cache(rt)
         self.feeds = [feed, *self._celebrities_followed()]
 
     def _celebrities_followed(self) -> list[str]:
@@ -64,7 +65,7 @@ class _Items:
 
     def count(self) -> int:
         total = sum(self._store(f).count(f) for f in self.feeds)
-        return min(total, self.rt.max_length(self.feed))
+        return min(total, ids.max_length(self.feed, self.rt.settings))
 
     def cursor(self, activity_id: int) -> Item:
         for feed in self.feeds:
@@ -109,7 +110,7 @@ class FlatFeed:
             start, stop = index.start or 0, index.stop
             if start < 0 or (stop is not None and stop < 0):
                 start, stop, _ = index.indices(len(self))
-            end = self.rt.max_length(self.feed) if stop is None else stop
+            end = ids.max_length(self.feed, self.rt.settings) if stop is None else stop
             return self._read(max(end - start, 0), offset=start)
         position = index + len(self) if index < 0 else index
         found = self._read(1, offset=position) if position >= 0 else []
@@ -153,7 +154,7 @@ class AggregatedFeed:
 
     def _groups(self, session: Session) -> list[Group]:
         items = _Items(self.rt, session, self.feed)
-        return group(_records(session, items.page(self.rt.max_length(self.feed))))
+        return group(_records(session, items.page(ids.max_length(self.feed, self.rt.settings))))
 
     def __len__(self) -> int:
         with self.rt.sessions() as session:

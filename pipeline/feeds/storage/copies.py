@@ -1,0 +1,45 @@
+"""The two copies of every feed: SQL (durable, written in the transaction) and Redis (the cache,
+written once that transaction commits)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlalchemy.orm import Session
+
+from pipeline.feeds import ids
+from pipeline.feeds.storage.base import Item, MaxLength
+from pipeline.feeds.storage.redis import RedisFeedStore
+from pipeline.feeds.storage.sql import SqlFeedStore
+from pipeline.runtime import Runtime
+
+
+def max_length(rt: Runtime) -> MaxLength:
+    """Items kept per feed, under ``rt``'s settings."""
+    return partial(ids.max_length, settings=rt.settings)
+
+
+def sql(rt: Runtime, session: Session) -> SqlFeedStore:
+    """The durable copy, inside ``session``'s transaction."""
+    return SqlFeedStore(session, max_length(rt))
+
+
+def cache(rt: Runtime) -> RedisFeedStore | None:
+    """The Redis feeds, or None when feeds are read from SQL (FEED_BACKEND=sql)."""
+    if rt.settings.feed_backend != "redis":
+        return None
+    return RedisFeedStore(rt.redis, max_length(rt))
+
+
+def cache_add(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
+    """Write ``entries`` to the Redis feeds once the open transaction commits."""
+    redis = cache(rt)
+    if redis is not None and entries:
+        rt.after_commit(partial(redis.add, entries))
+
+
+def cache_remove(rt: Runtime, entries: list[tuple[str, int]]) -> None:
+    """Drop ``entries`` from the Redis feeds once the open transaction commits."""
+    redis = cache(rt)
+    if redis is not None and entries:
+        rt.after_commit(partial(redis.remove, entries))
