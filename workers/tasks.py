@@ -12,7 +12,12 @@ from typing import Any
 from pipeline.bus import routes
 from pipeline.control import terms
 from pipeline.feeds import manager
-from pipeline.feeds.requests import BroadcastRequest, ChunkRequest, FollowRequest, RemoveRequest
+from pipeline.feeds.task_payloads import (
+    BroadcastRequest,
+    ChunkRequest,
+    FollowRequest,
+    RemoveRequest,
+)
 from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from workers.base import PipelineTask

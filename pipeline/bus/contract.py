@@ -17,8 +17,8 @@ import orjson
 from sqlalchemy.orm import Session
 
 from pipeline.bus import routes
-from pipeline.bus.payloads import PayloadError
-from pipeline.feeds.requests import (
+from pipeline.bus.errors import PayloadError
+from pipeline.feeds.task_payloads import (
     BroadcastRequest,
     ChunkRequest,
     FollowRequest,

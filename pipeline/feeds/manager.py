@@ -1,7 +1,7 @@
 """The public feed tasks, whole: each writes in one transaction, and whatever Redis or other
 tasks must do follows once it commits (see ``pipeline.runtime``).
 
-Every function takes the request its payload was parsed into (``pipeline.feeds.requests``);
+Every function takes the request its payload was parsed into (``pipeline.feeds.task_payloads``);
 a payload that failed to parse never reaches here. Each function is safe to run twice.
 """
 
@@ -12,9 +12,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.feeds import activities, fanout, follows, ids
-from pipeline.feeds.requests import BroadcastRequest, ChunkRequest, FollowRequest, RemoveRequest
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
+from pipeline.feeds.task_payloads import (
+    BroadcastRequest,
+    ChunkRequest,
+    FollowRequest,
+    RemoveRequest,
+)
 from pipeline.runtime import Runtime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.bus.payloads import PayloadError
+from pipeline.bus.errors import PayloadError
 from pipeline.ingest.parked import KEY_PREFIX
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from pipeline.ingest import parked, tweet_activities
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.request import IngestRequest
-from pipeline.ingest.storage import IngestResult, enforce_deletions, store_batch
+from pipeline.ingest.tweets import IngestResult, enforce_deletions, store_batch
 from pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)

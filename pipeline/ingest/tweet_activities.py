@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from models import load_tweet_model, table_of
 from pipeline.feeds import activities, fanout, ids
 from pipeline.ingest.parse.records import ParsedBatch, TweetRecord
-from pipeline.ingest.storage import IngestResult
+from pipeline.ingest.tweets import IngestResult
 from pipeline.runtime import Runtime
 from pipeline.store import dialects
 

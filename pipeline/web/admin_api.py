@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from pipeline.bus import routes
 from pipeline.control import terms
 from pipeline.feeds import ids
-from pipeline.feeds.requests import MAX_BACKFILL
+from pipeline.feeds.task_payloads import MAX_BACKFILL
 from pipeline.web.deps import WebDep, Writer
 
 router = APIRouter()

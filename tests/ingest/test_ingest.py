@@ -12,7 +12,7 @@ from models import DeadLetter, Tweet, TweetHashtag, TweetMention, TwitterUser
 from pipeline.ingest import raw
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.parse.records import ParsedBatch
-from pipeline.ingest.storage import IngestResult, enforce_deletions, store_batch
+from pipeline.ingest.tweets import IngestResult, enforce_deletions, store_batch
 from tests.conftest import Database
 from tests.factories import line, v1_delete, v1_tweet
 from tests.helpers import expected_ids, json_lines, real_fixture

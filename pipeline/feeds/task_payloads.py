@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.bus.payloads import PayloadError
+from pipeline.bus.errors import PayloadError
 from pipeline.feeds import ids
 
 REF_RE = re.compile(r"[A-Za-z][\w.-]{0,63}:[^\s]{1,120}")
