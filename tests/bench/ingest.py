@@ -23,7 +23,7 @@ from sqlalchemy import func, select, text
 from models import Tweet
 from pipeline.fakes import synth
 from pipeline.ingest.parse import parse_lines
-from pipeline.ingest.storage import store_batch
+from pipeline.ingest.tweets import store_batch
 from pipeline.store.engine import make_engine, make_sessionmaker
 from pipeline.store.migrate import upgrade
 

@@ -41,7 +41,7 @@ SCRIPT = textwrap.dedent(
     import orjson, sqlalchemy as sa
     from pipeline.store.engine import make_engine, make_sessionmaker
     from pipeline.store.migrate import upgrade
-    from pipeline.ingest.storage import store_batch
+    from pipeline.ingest.tweets import store_batch
     from pipeline.ingest.parse import parse_lines
     from tests.factories import line, v1_tweet
     from myapp import ScoredTweet
