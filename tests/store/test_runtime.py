@@ -82,7 +82,7 @@ def test_the_contract_dead_letters_what_it_refuses(db: Database, redis_client: A
     good = contract.accept(rt.transaction, routes.FOLLOW, (), {"feed": "timeline:1",
                                                                "target": "user:2"})  # fmt: skip
     assert good.pairs == (("timeline:1", "user:2"),)
-    refused = [
+    refused: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
         (routes.FOLLOW, ("timeline:1",), {}),
         ("tweetfeed.nope", (), {}),
         (routes.POLL_FILTER_TERMS, (), {"extra": 1}),
