@@ -87,9 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fake-api"]:
         # Its own options, its own parser: nothing of tweetfeed's settings is needed.
-        from pipeline.fakes import fakeapi
+        from pipeline.fakes import xapi
 
-        return fakeapi.main(argv[1:])
+        return xapi.main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

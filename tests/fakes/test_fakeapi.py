@@ -25,7 +25,7 @@ import requests
 import tweepy
 from tweepy import StreamRule
 
-from pipeline.fakes.fakeapi import FakeXApi, main
+from pipeline.fakes.xapi import FakeXApi, main
 from tests.helpers import ROOT, wait_until
 
 TOKEN = "test-token"
@@ -796,7 +796,7 @@ def test_main_serves_a_script_file_and_control_endpoints_until_terminated(tmp_pa
     command = [
         sys.executable,
         "-m",
-        "pipeline.fakes.fakeapi",
+        "pipeline.fakes.xapi",
         "--port",
         "0",
         "--token",

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from models import DeadLetter, StreamProcess, Tweet
 from pipeline.control import apikeys, counters, redis_keys, terms
-from pipeline.fakes.fakeapi import FakeXApi
+from pipeline.fakes.xapi import FakeXApi
 from tests.conftest import TEST_REDIS_URL, Pipeline
 from tests.helpers import BIN, ROOT, tweetfeed, wait_until
 
