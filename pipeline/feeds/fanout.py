@@ -31,10 +31,6 @@ class Delivery:
     entries: list[tuple[str, Item]] = field(default_factory=list)
     chunks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (queue, payload)
 
-    def extend(self, other: Delivery) -> None:
-        self.entries += other.entries
-        self.chunks += other.chunks
-
 
 def origins(activity: ActivityRecord) -> list[str]:
     """The feeds an activity is added to directly: its actor's feed and its ``to`` feeds."""

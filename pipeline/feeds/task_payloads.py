@@ -16,6 +16,7 @@ import orjson
 
 from pipeline.bus.errors import PayloadError
 from pipeline.feeds import ids
+from pipeline.times import from_iso
 
 REF_RE = re.compile(r"[A-Za-z][\w.-]{0,63}:[^\s]{1,120}")
 VERB_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -56,12 +57,9 @@ def _time(value: Any) -> datetime:
     if not isinstance(value, str):
         raise PayloadError(f"'time' must be an ISO-8601 string, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
+        return from_iso(value)
     except ValueError:
         raise PayloadError(f"'time' is not ISO-8601: {value!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def _backfill(value: Any) -> int:
