@@ -185,7 +185,13 @@ class Activity(Base):
 
 
 class Follow(Base):
-    """A feed that follows a target feed: what the target gets, the feed gets too."""
+    """A feed that follows a target feed: what the target gets, the feed gets too.
+
+    Which of the target's items the feed holds is recorded here, so the feed can be derived
+    from SQL exactly: every item newer than (``after_score``, ``after_id``), the first one the
+    follow's backfill left out, plus every activity stored after the follow (id above
+    ``watermark``). Both are null when the backfill took everything.
+    """
 
     __tablename__ = "follows"
     __table_args__ = (Index("ix_follows_target", "target", "feed"), MYSQL_TABLE_ARGS)
@@ -193,10 +199,17 @@ class Follow(Base):
     feed: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
     target: Mapped[str] = mapped_column(ExactString(191), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    after_score: Mapped[int | None] = mapped_column(BigInteger)
+    after_id: Mapped[int | None] = mapped_column(BigInteger)
+    watermark: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class FeedItem(Base):
-    """The durable copy of every feed: Redis is rebuilt from it; the SQL backend reads it."""
+    """Items written to a feed directly (its actor's and ``to`` activities, broadcasts).
+
+    Feeds that follow others are not stored here: their items are derived from their targets'
+    rows and ``follows`` (see ``pipeline.feeds.storage.sql``), as Redis holds them.
+    """
 
     __tablename__ = "feed_items"
     __table_args__ = (

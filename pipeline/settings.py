@@ -39,6 +39,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("expected 0 or a positive integer")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     value = float(raw)
     if value <= 0:
@@ -118,7 +125,7 @@ class Settings:
         (), _lengths, "per feed type, e.g. notification=200,hashtag=5000"
     )
     feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
-    fanout_chunk_size: int = _setting(500, _positive_int, "feeds written per fan-out task")
+    fanout_chunk_size: int = _setting(1000, _positive_int, "feeds written per fan-out task")
     celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
     tweet_model: str | None = _setting(None, _dotted, "swap in a subclass of AbstractTweet")
     disable_fanout: bool = _setting(False, _bool, "turn fan-out off")
@@ -131,6 +138,10 @@ class Settings:
     backoff_scale: float = _setting(1.0, _positive_float, "multiplies every reconnect wait")
     web_host: str = _setting("127.0.0.1", _text, "address `tweetfeed web` listens on")
     web_port: int = _setting(8000, _positive_int, "port `tweetfeed web` listens on")
+    web_workers: int | None = _setting(None, _positive_int, "web processes (default: one a core)")
+    read_cache_seconds: int = _setting(
+        86_400, _non_negative_int, "how long feed reads cache activities, tweets, users; 0: off"
+    )
     api_token: str | None = _setting(None, _text, "bearer token for the web API's writes")
     template_dir: str | None = _setting(None, _text, "your templates, tried before the built-in")
     flower_url: str = _setting("http://127.0.0.1:5555", _url, "where the status page links Flower")

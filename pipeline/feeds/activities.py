@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from models import Activity, table_of
@@ -60,10 +60,32 @@ class ActivityRecord:
 
 
 def insert(session: Session, rows: list[dict[str, Any]]) -> list[ActivityRecord]:
-    """Insert ``rows`` that are new by foreign_id; return every row's activity, new or not."""
+    """Insert ``rows`` that are new by foreign_id; return every row's activity, new or not.
+
+    New rows come back from the insert itself; only rows stored before (a redelivery) are
+    read back.
+    """
     rows = sorted(rows, key=lambda r: r["foreign_id"])
-    dialects.insert_ignore(session, _t, rows)
-    return by_foreign_id(session, [r["foreign_id"] for r in rows])
+    new = dict(dialects.insert_returning(session, _t, rows, ["foreign_id", "id"]))
+    found = [_from_row(new[r["foreign_id"]], r) for r in rows if r["foreign_id"] in new]
+    old = [r["foreign_id"] for r in rows if r["foreign_id"] not in new]
+    return found + by_foreign_id(session, old) if old else found
+
+
+def _from_row(activity_id: int, row: dict[str, Any]) -> ActivityRecord:
+    """The record of a row just inserted, as :func:`load` would read it back (aware UTC)."""
+    time: datetime = row["time"]
+    return ActivityRecord(
+        id=activity_id,
+        actor=row["actor"],
+        verb=row["verb"],
+        object=row["object"],
+        target=row["target"],
+        time=time.replace(tzinfo=UTC) if time.tzinfo is None else time.astimezone(UTC),
+        foreign_id=row["foreign_id"],
+        to=tuple(orjson.loads(row["to_feeds"])) if row["to_feeds"] else (),
+        extra=orjson.loads(row["extra"]) if row["extra"] else None,
+    )
 
 
 def _record(row: Any) -> ActivityRecord:
@@ -96,6 +118,11 @@ def by_foreign_id(session: Session, foreign_ids: Sequence[str]) -> list[Activity
 def load(session: Session, ids: Iterable[int]) -> dict[int, ActivityRecord]:
     """The activities with these ids that still exist, by id: one query per thousand."""
     return {a.id: a for a in _select(session, _t.c.id, ids)}
+
+
+def newest_id(session: Session) -> int:
+    """The highest activity id stored so far (0 for none)."""
+    return int(session.scalar(select(func.max(_t.c.id))) or 0)
 
 
 def existing_ids(session: Session, ids: Iterable[int]) -> set[int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select
@@ -16,15 +17,55 @@ from sqlalchemy.orm import Session
 
 from models import Follow, table_of
 from pipeline.feeds import ids
+from pipeline.feeds.storage.base import Item, Source
 from pipeline.store import dialects
 
 _t = table_of(Follow)
 Pair = tuple[str, str]  # (feed, target)
 
 
-def add(session: Session, pairs: Sequence[Pair]) -> None:
-    rows = [{"feed": f, "target": t} for f, t in sorted(set(pairs))]
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What a new follow's backfill took: see :class:`Source`."""
+
+    after: Item | None
+    watermark: int
+
+
+def add(session: Session, pairs: Sequence[Pair], windows: dict[Pair, Window] | None = None) -> None:
+    """Record follows; a pair already followed keeps the window it had."""
+    windows = windows or {}
+    rows = []
+    for feed, target in sorted(set(pairs)):
+        window = windows.get((feed, target))
+        after = window.after if window else None
+        rows.append({
+            "feed": feed, "target": target,
+            "after_score": after.score if after else None,
+            "after_id": after.activity_id if after else None,
+            "watermark": window.watermark if window and after else None,
+        })  # fmt: skip
     dialects.insert_ignore(session, _t, rows)
+
+
+def sources(session: Session, feed: str, famous: set[str]) -> list[Source]:
+    """``feed``'s own rows and the window of every target it follows, celebrities aside
+    (reads merge those in)."""
+    query = select(_t.c.target, _t.c.after_score, _t.c.after_id, _t.c.watermark).where(
+        _t.c.feed == feed
+    )
+    found = [Source(feed)]
+    for target, score, activity_id, watermark in session.execute(query.order_by(_t.c.target)):
+        if target in famous or target == feed:
+            continue
+        after = Item(score, activity_id) if score is not None and activity_id is not None else None
+        found.append(Source(target, after, watermark or 0))
+    return found
+
+
+def following_feeds(session: Session) -> list[str]:
+    """Every feed that follows at least one other."""
+    return list(session.scalars(select(_t.c.feed).distinct().order_by(_t.c.feed)))
 
 
 def remove(session: Session, pairs: Sequence[Pair]) -> None:

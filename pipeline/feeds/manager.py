@@ -39,7 +39,7 @@ def remove_activity(rt: Runtime, request: RemoveRequest) -> None:
             found = [a.id for a in activities.by_foreign_id(session, [request.foreign_id])]
         elif request.activity_id is not None:
             found = list(activities.load(session, [request.activity_id]))
-        pairs = copies.sql(rt, session).feeds_of(found)
+        pairs = fanout.holders(rt, session, found)
         # Redis first as well as after: if this task dies after its commit, a rerun finds no
         # activity left to look up, so the items must already be gone from Redis by then.
         copies.cache_remove(rt, pairs)
@@ -57,37 +57,37 @@ def broadcast(rt: Runtime, request: BroadcastRequest) -> int:
         if len(request.feeds) <= rt.settings.fanout_chunk_size:
             delivery.entries = [(feed, activity.item) for feed in request.feeds]
         else:
-            delivery.chunks = fanout.chunk_payloads(rt, activity, request.feeds)
+            delivery.chunks = fanout.chunk_payloads(rt, activity, request.feeds, direct=True)
         fanout.deliver(rt, session, delivery)
     return activity.id
 
 
 def follow(rt: Runtime, request: FollowRequest) -> None:
-    """Record the follows and backfill each follower feed with its target's newest items."""
+    """Record the follows with the window each backfill takes, and backfill each follower
+    feed in Redis with its target's newest items (SQL derives the feed from the window)."""
     threshold = rt.settings.celebrity_threshold
     with rt.transaction() as session:
-        follows.add(session, request.pairs)
-        famous = follows.celebrities(session, rt.redis, threshold)
+        rows = copies.rows(rt, session)
+        watermark = activities.newest_id(session)
+        windows: dict[follows.Pair, follows.Window] = {}
         entries: list[tuple[str, Item]] = []
-        for feed, target in request.pairs:
-            if target not in famous:
-                entries += [(feed, i) for i in _backfill(rt, session, feed, target, request)]
-        copies.sql(rt, session).add(entries)
+        famous = follows.celebrities(session, rt.redis, threshold)
+        for feed, target in sorted(set(request.pairs)):
+            newest = rows.page(target, request.backfill + 1)
+            taken = newest[: request.backfill]
+            left = newest[request.backfill] if len(newest) > request.backfill else None
+            windows[feed, target] = follows.Window(left, watermark)
+            if target not in famous and copies.cache(rt) is not None:
+                entries += [(feed, i) for i in _room(rt, session, feed, taken)]
+        follows.add(session, request.pairs, windows)
         copies.cache_add(rt, entries)
     _recount(rt, {t for _, t in request.pairs})
 
 
-def _backfill(
-    rt: Runtime, session: Session, feed: str, target: str, request: FollowRequest
-) -> list[Item]:
-    """The target's newest items to copy into ``feed``.
-
-    Only when ``feed`` is full are older items than its oldest left out: they would be trimmed
-    at once. A feed with room takes them all, or following someone would show nothing of
-    theirs older than whatever the feed happened to hold.
-    """
+def _room(rt: Runtime, session: Session, feed: str, items: list[Item]) -> list[Item]:
+    """The backfill items a feed has room for: only when it is full are items older than its
+    oldest left out, as they would be trimmed at once."""
     sql = copies.sql(rt, session)
-    items = sql.page(target, request.backfill)
     if sql.count(feed) >= ids.max_length(feed, rt.settings):
         oldest = sql.oldest(feed)
         items = [i for i in items if oldest is None or i > oldest]
@@ -95,21 +95,28 @@ def _backfill(
 
 
 def unfollow(rt: Runtime, request: FollowRequest) -> None:
-    """Remove the follow and the target's items from the follower feed, unless the feed
-    also holds them through another feed it follows."""
+    """Remove the follow, and from the follower feed in Redis the target's items it no
+    longer holds through anything else (SQL derives it without them)."""
     with rt.transaction() as session:
-        follows.remove(session, request.pairs)
-        sql = copies.sql(rt, session)
+        pairs = sorted(set(request.pairs))
+        before = {p: _held(rt, session, *p) for p in pairs}
+        follows.remove(session, pairs)
+        after = copies.sql(rt, session)
         stale: list[tuple[str, int]] = []
-        for feed, target in request.pairs:
-            theirs = {i.activity_id for i in sql.all_items(target)}
-            others = [t for t in follows.following(session, feed) if t != target]
-            kept = sql.holding(others, theirs)
-            found = activities.load(session, theirs - kept)
-            stale += [(feed, a) for a, act in found.items() if feed not in fanout.origins(act)]
-        sql.remove(stale)
+        for (feed, _), theirs in before.items():
+            kept = {i.activity_id for i in after.page(feed, ids.max_length(feed, rt.settings))}
+            stale += [(feed, a) for a in sorted(theirs - kept)]
         copies.cache_remove(rt, stale)
     _recount(rt, {t for _, t in request.pairs})
+
+
+def _held(rt: Runtime, session: Session, feed: str, target: str) -> set[int]:
+    """The target's items that ``feed`` holds through following it."""
+    window = next((s for s in copies.sql(rt, session).sources(feed) if s.feed == target), None)
+    if window is None:
+        return set()
+    items = copies.rows(rt, session).page(target, ids.max_length(target, rt.settings))
+    return {i.activity_id for i in items if window.holds(i)}
 
 
 def _recount(rt: Runtime, targets: set[str]) -> None:
@@ -120,4 +127,4 @@ def _recount(rt: Runtime, targets: set[str]) -> None:
 
 def fanout_chunk(rt: Runtime, request: ChunkRequest) -> None:
     """The internal chunk task: one activity into up to FANOUT_CHUNK_SIZE feeds."""
-    fanout.write_chunk(rt, request.activity_id, request.feeds)
+    fanout.write_chunk(rt, request)

@@ -1,4 +1,5 @@
-"""Rebuild Redis feeds from their durable copy in SQL: after a loss, for every feed or some."""
+"""Rebuild Redis feeds from SQL after a loss, for every feed or some: rows for what was written
+to a feed directly, and its targets' windows for what it got by following them."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ def rebuild_feed(sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
 
 
 def rebuild(rt: Runtime, feeds: Sequence[str] = ()) -> dict[str, int]:
-    """Copy the listed feeds (every feed SQL holds, if none) into Redis, and recompute the
-    celebrity set; return each feed's item count."""
+    """Recompute the celebrity set, then write the listed feeds (if none, every feed with rows
+    or follows) into Redis from SQL; return each feed's item count."""
     cache = RedisFeedStore(rt.redis, copies.max_length(rt))
     counts: dict[str, int] = {}
     with rt.sessions() as session:
-        sql = copies.sql(rt, session)
-        for feed in feeds or list(sql.feeds()):
-            counts[feed] = rebuild_feed(sql, cache, ids.check(feed))
         follows.recompute_celebrities(session, rt.redis, rt.settings.celebrity_threshold)
+        sql = copies.sql(rt, session)
+        every = sorted({*sql.feeds(), *follows.following_feeds(session)})
+        for feed in feeds or every:
+            counts[feed] = rebuild_feed(sql, cache, ids.check(feed))
     return counts

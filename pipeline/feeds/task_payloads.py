@@ -176,10 +176,14 @@ class BroadcastRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChunkRequest:
-    """The internal ``fanout_chunk`` payload: one activity, a list of feeds."""
+    """The internal ``fanout_chunk`` payload: one activity (with its score, when the sender
+    knows it), a list of feeds, and whether they are its direct addressees (a broadcast's)
+    rather than followers."""
 
     activity_id: int
     feeds: list[str]
+    direct: bool = False
+    score: int | None = None
 
     @classmethod
     def parse(cls, payload: Any) -> ChunkRequest:
@@ -187,6 +191,14 @@ class ChunkRequest:
             isinstance(payload, dict)
             and type(payload.get("activity_id")) is int
             and isinstance(payload.get("feeds"), list)
+            and isinstance(payload.get("direct", False), bool)
+            and type(payload.get("score", 0)) is int
         ):
-            raise PayloadError("expected {'activity_id': int, 'feeds': [feed ids]}")
-        return cls(payload["activity_id"], payload["feeds"])
+            raise PayloadError(
+                "expected {'activity_id': int, 'feeds': [feed ids], 'direct': bool (optional),"
+                " 'score': int (optional)}"
+            )
+        return cls(
+            payload["activity_id"], payload["feeds"], payload.get("direct", False),
+            payload.get("score"),
+        )  # fmt: skip

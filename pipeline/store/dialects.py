@@ -50,24 +50,33 @@ def _unnest_insert(table: Table, columns: Sequence[str], tail: str) -> str:
     return f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) {tail}'
 
 
-def _pg_execute(session: Session, sql: str, rows: list[dict[str, Any]]) -> list[Any]:
+def _pg_execute(session: Session, sql: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Run an unnest statement on the session's psycopg connection, arrays sent in binary."""
     columns = {c: [r[c] for r in rows] for c in rows[0]}
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor:  # type: ignore[union-attr]
         cursor.execute(sql, columns)
-        return [row[0] for row in cursor.fetchall()] if cursor.description else []
+        return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+
+def insert_returning(
+    session: Session, table: Table, rows: list[dict[str, Any]], returning: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` that are not there yet; return ``returning`` of exactly those inserted,
+    in one statement (a row whose key exists already returns nothing)."""
+    if not rows:
+        return []
+    if _dialect(session) == "postgresql":
+        wanted = ", ".join(f'"{c}"' for c in returning)
+        sql = _unnest_insert(table, list(rows[0]), f"ON CONFLICT DO NOTHING RETURNING {wanted}")
+        return _pg_execute(session, sql, rows)
+    stmt = _insert_ignore(session, table).returning(*(table.c[c] for c in returning))
+    return [tuple(row) for row in session.execute(stmt, rows)]
 
 
 def insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> list[int]:
     """Insert ``rows`` that are not there yet; return the keys of exactly those inserted."""
-    if not rows:
-        return []
-    if _dialect(session) == "postgresql":
-        sql = _unnest_insert(table, list(rows[0]), f'ON CONFLICT DO NOTHING RETURNING "{key}"')
-        return sorted(_pg_execute(session, sql, rows))
-    stmt = _insert_ignore(session, table).returning(table.c[key])
-    return sorted(session.execute(stmt, rows).scalars())
+    return sorted(row[0] for row in insert_returning(session, table, rows, [key]))
 
 
 def insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -24,6 +24,23 @@ class Item:
     activity_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a feed's items come from: a feed's own rows, whole or from a window of them.
+
+    A followed target contributes the items newer than ``after`` (the first item the follow's
+    backfill left out) and every activity with an id above ``watermark`` (stored after the
+    follow); ``after`` None means all of its items.
+    """
+
+    feed: str
+    after: Item | None = None
+    watermark: int = 0
+
+    def holds(self, item: Item) -> bool:
+        return self.after is None or item > self.after or item.activity_id > self.watermark
+
+
 class FeedStore(Protocol):
     """What every feed backend does. Writes trim each feed to ``max_length(feed)``."""
 

@@ -1,5 +1,9 @@
 """The two copies of every feed: SQL (durable, written in the transaction) and Redis (the cache,
-written once that transaction commits)."""
+written once that transaction commits).
+
+SQL holds the rows of items written to a feed directly and derives feeds that follow others
+(``sql``); Redis holds every feed whole, fan-out included.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import ids
-from pipeline.feeds.storage.base import Item, MaxLength
+from pipeline.feeds import follows, ids
+from pipeline.feeds.storage.base import Item, MaxLength, Source
 from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.feeds.storage.sql import SqlFeedStore
 from pipeline.runtime import Runtime
@@ -20,7 +24,25 @@ def max_length(rt: Runtime) -> MaxLength:
 
 
 def sql(rt: Runtime, session: Session) -> SqlFeedStore:
-    """The durable copy, inside ``session``'s transaction."""
+    """The durable copy, inside ``session``'s transaction: a feed that follows others is
+    derived from its targets (celebrities aside: reads merge them in)."""
+    found: dict[str, list[Source]] = {}
+    famous: list[set[str]] = []
+
+    def sources(feed: str) -> list[Source]:
+        if feed not in found:
+            if not famous:
+                threshold = rt.settings.celebrity_threshold
+                famous.append(follows.celebrities(session, rt.redis, threshold))
+            found[feed] = follows.sources(session, feed, famous[0])
+        return found[feed]
+
+    return SqlFeedStore(session, max_length(rt), sources)
+
+
+def rows(rt: Runtime, session: Session) -> SqlFeedStore:
+    """The rows written to each feed directly, nothing derived: what a follow backfills from
+    and what fan-out writes."""
     return SqlFeedStore(session, max_length(rt))
 
 

@@ -1,7 +1,12 @@
 """The SQL feed backend (``feed_items``): the embedded default and the durable copy of Redis.
 
 It never commits: it writes inside the caller's transaction, so feed items commit with what
-justified them. Trimming a feed costs two statements, which per write would cost more than the
+justified them. Only items written to a feed directly are rows; a feed that follows others is
+derived at read time from its own rows and a window of each target's (its ``sources``, see
+:class:`~pipeline.feeds.storage.base.Source`), exactly what fan-out on write put into Redis.
+That keeps the durable cost of an activity to its origin feeds, whatever its followers count.
+
+Trimming a feed costs two statements, which per write would cost more than the
 write, so a feed is trimmed when it gets an activity whose id is a multiple of a quarter of its
 max length (at least ``TRIM_MIN``): the table holds about a quarter more than the feeds show.
 Reads never show more than the max length either way.
@@ -9,14 +14,16 @@ Reads never show more than the max length either way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from models import FeedItem, table_of
-from pipeline.feeds.storage.base import Item, MaxLength, by_feed
+from pipeline.feeds.storage.base import Item, MaxLength, Source, by_feed
 from pipeline.store import dialects
+
+Sources = Callable[[str], list[Source]]
 
 TRIM_MIN = 16
 _t = table_of(FeedItem)
@@ -37,12 +44,29 @@ def _newer(cursor: Item) -> ColumnElement[bool]:
     )
 
 
+def _at_least(floor: Item) -> ColumnElement[bool]:
+    same = and_(_t.c.score == floor.score, _t.c.activity_id == floor.activity_id)
+    return or_(_newer(floor), same)
+
+
+def _own(feed: str) -> list[Source]:
+    return [Source(feed)]
+
+
 class SqlFeedStore:
     """Feeds as rows of (feed, activity_id, score) in the caller's session."""
 
-    def __init__(self, session: Session, max_length: MaxLength) -> None:
+    def __init__(
+        self, session: Session, max_length: MaxLength, sources: Sources | None = None
+    ) -> None:
         self.session = session
         self.max_length = max_length
+        self.sources = sources or _own
+
+    def _derived(self, feed: str) -> list[Source] | None:
+        """The sources of a feed that follows others; None for a feed of rows alone."""
+        found = self.sources(feed)
+        return None if found == [Source(feed)] else found
 
     def add(self, entries: Sequence[tuple[str, Item]]) -> None:
         rows = {(f, i.activity_id): i.score for f, i in entries}
@@ -95,6 +119,10 @@ class SqlFeedStore:
     ) -> list[Item]:
         if limit <= 0:
             return []
+        derived = self._derived(feed)
+        if derived is not None:
+            floor = self._merged_floor(feed, derived)
+            return self._merged(derived, limit, offset, before, after, floor)
         query = select(_t.c.score, _t.c.activity_id).where(_t.c.feed == feed)
         floor = self._floor(feed)
         if floor is not None:
@@ -108,15 +136,69 @@ class SqlFeedStore:
         items = [Item(r.score, r.activity_id) for r in rows]
         return items[::-1] if after is not None else items
 
+    def _merged(
+        self,
+        sources: list[Source],
+        limit: int,
+        offset: int = 0,
+        before: Item | None = None,
+        after: Item | None = None,
+        floor: Item | None = None,
+    ) -> list[Item]:
+        """A page of the union of ``sources``: each source's best ``offset + limit`` rows in
+        one statement, merged and cut there."""
+        parts = [
+            self._window(s, before, after, floor).limit(offset + limit).subquery() for s in sources
+        ]
+        merged = union(*(select(p.c.score, p.c.activity_id) for p in parts)).subquery()
+        order = (merged.c.score, merged.c.activity_id)
+        query = select(*order).order_by(*(order if after else (c.desc() for c in order)))
+        rows = self.session.execute(query.offset(offset).limit(limit)).all()
+        items = [Item(r.score, r.activity_id) for r in rows]
+        return items[::-1] if after is not None else items
+
+    @staticmethod
+    def _window(
+        source: Source, before: Item | None, after: Item | None, floor: Item | None
+    ) -> Select[tuple[int, int]]:
+        query = select(_t.c.score, _t.c.activity_id).where(_t.c.feed == source.feed)
+        if source.after is not None:
+            query = query.where(or_(_newer(source.after), _t.c.activity_id > source.watermark))
+        if floor is not None:
+            query = query.where(_at_least(floor))
+        if after is not None:
+            return query.where(_newer(after)).order_by(_t.c.score, _t.c.activity_id)
+        query = query.where(_older(before)) if before is not None else query
+        return query.order_by(*_ORDER)
+
+    def _merged_floor(self, feed: str, sources: list[Source]) -> Item | None:
+        """The oldest item a derived feed shows: the one at its max length, if it is full."""
+        found = self._merged(sources, 1, offset=self.max_length(feed) - 1)
+        return found[0] if found else None
+
     def count(self, feed: str) -> int:
+        derived = self._derived(feed)
+        if derived is not None:
+            return len(self._merged(derived, self.max_length(feed)))
         inner = select(_t.c.activity_id).where(_t.c.feed == feed).limit(self.max_length(feed))
         return int(self.session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
 
     def score(self, feed: str, activity_id: int) -> int | None:
-        condition = and_(_t.c.feed == feed, _t.c.activity_id == activity_id)
-        return self.session.scalar(select(_t.c.score).where(condition))
+        sources = {s.feed: s for s in self.sources(feed)}
+        condition = and_(
+            dialects.among(self.session, _t.c.feed, list(sources)),
+            _t.c.activity_id == activity_id,
+        )
+        for row in self.session.execute(select(_t.c.feed, _t.c.score).where(condition)):
+            if sources[row.feed].holds(Item(row.score, activity_id)):
+                return int(row.score)
+        return None
 
     def oldest(self, feed: str) -> Item | None:
+        derived = self._derived(feed)
+        if derived is not None:
+            found = self._merged(derived, self.max_length(feed))
+            return found[-1] if found else None
         floor = self._floor(feed)
         if floor is not None:
             return floor
@@ -125,6 +207,9 @@ class SqlFeedStore:
         return None if row is None else Item(row.score, row.activity_id)
 
     def exists(self, feed: str) -> bool:
+        derived = self._derived(feed)
+        if derived is not None:
+            return bool(self._merged(derived, 1))
         query = select(_t.c.activity_id).where(_t.c.feed == feed).limit(1)
         return self.session.execute(query).first() is not None
 
@@ -150,21 +235,8 @@ class SqlFeedStore:
             pairs += [(r.feed, r.activity_id) for r in self.session.execute(query)]
         return pairs
 
-    def holding(self, feeds: Sequence[str], activity_ids: Iterable[int]) -> set[int]:
-        """Which of ``activity_ids`` any of ``feeds`` holds."""
-        found: set[int] = set()
-        if not feeds:
-            return found
-        for part in dialects.chunks(sorted(set(activity_ids))):
-            condition = and_(
-                dialects.among(self.session, _t.c.feed, list(feeds)),
-                dialects.among(self.session, _t.c.activity_id, part),
-            )
-            found.update(self.session.scalars(select(_t.c.activity_id).where(condition)))
-        return found
-
     def feeds(self) -> Iterator[str]:
-        """Every feed that holds at least one item, in order."""
+        """Every feed with rows of its own, in order (feeds that follow others aside)."""
         yield from self.session.scalars(select(_t.c.feed).distinct().order_by(_t.c.feed))
 
     def all_items(self, feed: str) -> list[Item]:
