@@ -36,14 +36,15 @@ class ActivityRecord:
     foreign_id: str
     to: tuple[str, ...] = ()
     extra: dict[str, Any] | None = field(default=None, compare=False)
+    item: Item = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Fan-out asks for the item once per feed it writes: compute the score once.
+        object.__setattr__(self, "item", Item(millis(self.time), self.id))
 
     @property
     def score(self) -> int:
-        return millis(self.time)
-
-    @property
-    def item(self) -> Item:
-        return Item(self.score, self.id)
+        return self.item.score
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -67,16 +67,18 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
     tweets costs one Redis round trip; bigger fan-outs become chunk tasks.
     """
     delivery = Delivery()
-    batch = list(batch)
-    for activity in batch:
-        delivery.entries += [(feed, activity.item) for feed in origins(activity)]
+    direct_of = [(activity, origins(activity)) for activity in batch]
+    for activity, direct in direct_of:
+        item = activity.item
+        delivery.entries += [(feed, item) for feed in direct]
     if copies.cache(rt) is None:
         return delivery
     famous = follows.celebrities(session, rt.redis, rt.settings.celebrity_threshold)
-    wanted = {o for a in batch for o in origins(a)} - famous
-    graph = follows.followers(session, wanted)
-    for activity in batch:
-        direct = origins(activity)
+    wanted = {o for _, direct in direct_of for o in direct} - famous
+    graph = follows.followers(session, wanted) if wanted else {}
+    for activity, direct in direct_of:
+        if not any(o in graph for o in direct):
+            continue
         fans = list(dict.fromkeys(f for o in direct for f in graph.get(o, ())))
         fans = [f for f in fans if f not in direct]
         if len(fans) <= rt.settings.fanout_chunk_size:
