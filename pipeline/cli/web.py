@@ -15,6 +15,7 @@ def add_parsers(sub: Any) -> None:
     web = sub.add_parser("web", help="the status page and feed API (FastAPI on uvicorn)")
     web.add_argument("--host", help="address to listen on (TWEETFEED_WEB_HOST)")
     web.add_argument("--port", type=int, help="port (TWEETFEED_WEB_PORT)")
+    web.add_argument("--workers", type=int, help="processes (TWEETFEED_WEB_WORKERS; one a core)")
     flower = sub.add_parser("flower", help="Flower on the project's Celery app")
     flower.add_argument("--port", type=int, default=5555)
     flower.add_argument("--address", default="127.0.0.1")
@@ -27,7 +28,15 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.web_host
     port = args.port or settings.web_port
-    uvicorn.run(create_app(settings, bind_host=host), host=host, port=port, log_level="info")
+    workers = args.workers or settings.web_workers or os.cpu_count() or 1
+    if workers == 1:
+        uvicorn.run(create_app(settings, bind_host=host), host=host, port=port, log_level="info")
+        return 0
+    # Worker processes build the app from the environment (uvicorn needs an import string),
+    # so the address this command was given goes there for the write rule.
+    os.environ["TWEETFEED_WEB_HOST"] = host
+    uvicorn.run("pipeline.web.app:app_from_env", factory=True, workers=workers, host=host,
+                port=port, log_level="info")  # fmt: skip
     return 0
 
 

@@ -75,6 +75,18 @@ def load_users(session: Session, keys: list[str]) -> dict[str, Any]:
 
 register_enricher("tweet", load_tweets)
 register_enricher("user", load_users)
+_BUILT_IN = dict(_ENRICHERS)
+
+
+def cached_kind(kind: str) -> bool:
+    """Whether references of ``kind`` may be served from the hydrated cache: only the built-in
+    loaders' objects are, whose changes the pipeline tells the cache about."""
+    loader = _ENRICHERS.get(kind)
+    return loader is not None and loader is _BUILT_IN.get(kind)
+
+
+def has_loader(kind: str) -> bool:
+    return kind in _ENRICHERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +124,23 @@ def _refs(activity: ActivityRecord) -> list[str]:
     return [r for r in (activity.actor, activity.object, activity.target) if r]
 
 
-def enrich(session: Session, batch: Sequence[ActivityRecord]) -> list[EnrichedActivity]:
-    """Each activity with its references loaded: one query per kind for the whole batch."""
+def load_refs(session: Session, refs: Iterable[str]) -> dict[str, Any]:
+    """The objects ``refs`` point at, by reference: one query per kind. References of a kind
+    with no loader, or that name nothing, are left out."""
     wanted: dict[str, set[str]] = defaultdict(set)
-    for activity in batch:
-        for ref in _refs(activity):
-            kind, _, key = ref.partition(":")
-            wanted[kind].add(key)
+    for ref in refs:
+        kind, _, key = ref.partition(":")
+        wanted[kind].add(key)
     loaded: dict[str, Any] = {}
     for kind, keys in wanted.items():
         loader = _ENRICHERS.get(kind)
         if loader is not None:
             found = loader(session, sorted(keys))
             loaded.update({f"{kind}:{k}": v for k, v in found.items()})
+    return loaded
+
+
+def enrich(session: Session, batch: Sequence[ActivityRecord]) -> list[EnrichedActivity]:
+    """Each activity with its references loaded: one query per kind for the whole batch."""
+    loaded = load_refs(session, (ref for activity in batch for ref in _refs(activity)))
     return [EnrichedActivity(a, {r: loaded.get(r) for r in _refs(a)}) for a in batch]

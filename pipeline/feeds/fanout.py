@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.bus import routes
-from pipeline.feeds import activities, follows, ids
+from pipeline.feeds import activities, follows, hydrated, ids
 from pipeline.feeds.activities import ActivityRecord
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
@@ -156,5 +156,6 @@ def remove(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str,
     pairs = holders(rt, session, ids)
     copies.rows(rt, session).remove_activities(ids)
     activities.delete_ids(session, ids)
+    hydrated.forget(rt, activities=ids)
     copies.cache_remove(rt, pairs)
     return pairs

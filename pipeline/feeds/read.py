@@ -14,9 +14,11 @@ from typing import overload
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import activities, follows, ids, marks
+from pipeline.feeds import activities, follows, hydrated, ids, marks
 from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
 from pipeline.feeds.enrich import EnrichedActivity, enrich
+from pipeline.feeds.hydrated import HydratedCache, Lookup
+from pipeline.feeds.pages import Page, complete, from_enriched, ready
 from pipeline.feeds.rebuild import rebuild_feed
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import FeedStore, Item
@@ -136,11 +138,56 @@ class FlatFeed:
     def _read(
         self, limit: int, *, offset: int = 0, before: int | None = None, after: int | None = None
     ) -> list[EnrichedActivity]:
-        with self.rt.sessions() as session:
-            items = _Items(self.rt, session, self.feed)
-            b = items.cursor(before) if before is not None else None
-            a = items.cursor(after) if after is not None else None
-            return enrich(session, _records(session, items.page(limit, offset, b, a)))
+        return self.read_page(limit, offset=offset, before=before, after=after).enriched()
+
+    def read_page(
+        self, limit: int = PAGE, *, offset: int = 0, before: int | None = None,
+        after: int | None = None,
+    ) -> Page:  # fmt: skip
+        """A page as ready JSON. With the hydrated cache on, a page of a Redis feed that merges
+        no celebrity is one Redis round trip when everything on it is cached."""
+        cache = hydrated.for_reads(self.rt)
+        if cache is None:
+            with self.rt.sessions() as session:
+                return from_enriched(enrich(session, self._records(session, limit, offset,
+                                                                   before, after)))  # fmt: skip
+        found = self._lookup(cache, limit, offset, before, after)
+        if found is None:
+            with self.rt.sessions() as session:
+                items = self._items(session, limit, offset, before, after)
+            found = cache.lookup((i.activity_id, i.score) for i in items)
+        return complete(self.rt, cache, found)
+
+    def cached_page(
+        self, limit: int = PAGE, *, before: int | None = None, after: int | None = None
+    ) -> Page | None:
+        """The page from Redis alone (one round trip, no SQL), or None if it needs SQL: then
+        :meth:`read_page` reads it."""
+        cache = hydrated.for_reads(self.rt)
+        found = self._lookup(cache, limit, 0, before, after) if cache is not None else None
+        return ready(found) if found is not None else None
+
+    def _lookup(
+        self, cache: HydratedCache, limit: int, offset: int, before: int | None,
+        after: int | None,
+    ) -> Lookup | None:  # fmt: skip
+        if limit <= 0:
+            return None
+        mode = "before" if before is not None else "after" if after is not None else "newest"
+        return cache.page(self.feed, limit, offset, mode, after if before is None else before)
+
+    def _items(
+        self, session: Session, limit: int, offset: int, before: int | None, after: int | None
+    ) -> list[Item]:
+        items = _Items(self.rt, session, self.feed)
+        b = items.cursor(before) if before is not None else None
+        a = items.cursor(after) if after is not None else None
+        return items.page(limit, offset, b, a)
+
+    def _records(
+        self, session: Session, limit: int, offset: int, before: int | None, after: int | None
+    ) -> list[activities.ActivityRecord]:
+        return _records(session, self._items(session, limit, offset, before, after))
 
 
 class AggregatedFeed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pipeline.feeds import hydrated
 from pipeline.ingest import parked, tweet_activities
 from pipeline.ingest.parse import parse_lines
 from pipeline.ingest.request import IngestRequest
@@ -34,8 +35,10 @@ def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> I
     first = parked.first_attempt(redis, attempt)
     with rt.transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
+        hydrated.forget(rt, tweets=result.deleted_ids, users=parsed.users)
     with rt.transaction() as session:
         removed = set(enforce_deletions(session, result.recheck_ids))
+        hydrated.forget(rt, tweets=removed)
         result.new_ids = [i for i in result.new_ids if i not in removed]
         result.deleted_ids = sorted({*result.deleted_ids, *removed})
         tweet_activities.deliver(rt, session, parsed, result, first)

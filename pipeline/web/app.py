@@ -13,6 +13,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings, get_settings
 from pipeline.web import admin_api, feeds_api
 from pipeline.web.deps import Web, WebDep
+from pipeline.web.fast import CachedFeeds
 from pipeline.web.render import environment
 
 
@@ -32,6 +33,7 @@ def create_app(
     if settings.celery_broker_url != settings.redis_url:
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
     app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
+    app.add_middleware(CachedFeeds)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
 
@@ -47,6 +49,12 @@ def create_app(
         return _status(app_)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app as each ``tweetfeed web`` worker process builds it: from the environment."""
+    settings = get_settings()
+    return create_app(settings, bind_host=settings.web_host)
 
 
 def _status(app: Web) -> dict[str, Any]:

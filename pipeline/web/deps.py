@@ -40,7 +40,8 @@ class Web:
         return self._client
 
 
-def web(request: Request) -> Web:
+async def web(request: Request) -> Web:
+    # Async: FastAPI would run a plain function on its thread pool, for every request.
     return request.app.state.web  # type: ignore[no-any-return]
 
 

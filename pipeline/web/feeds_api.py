@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from pipeline.feeds import ids
+from pipeline.feeds.pages import Page
 from pipeline.feeds.read import (
     AggregatedFeed,
     CursorError,
@@ -51,37 +54,60 @@ def _activity_cursor(value: str | None) -> int | None:
     return int(value)
 
 
-def read(
-    feed: Feed, limit: int, before: str | None, after: str | None
-) -> tuple[list[Any], dict[str, Any]]:
-    """One page of ``feed``: the activities or groups, and the page as JSON, with the cursor of
+def flat_page(feed: FlatFeed, limit: int, before: str | None, after: str | None) -> Page:
+    try:
+        return feed.read_page(limit, before=_activity_cursor(before), after=_activity_cursor(after))
+    except CursorError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def flat_json(feed: FlatFeed, page: Page, limit: int) -> bytes:
+    """The page as the API's JSON, built as bytes: the activities come ready from the cache."""
+    last = str(page.last_id) if len(page) == limit else None
+    return b"".join((
+        b'{"feed":', orjson.dumps(feed.feed), b',"type":"flat","activities":', page.json(),
+        b',"next_before":', orjson.dumps(last), b"}",
+    ))  # fmt: skip
+
+
+def groups(feed: AggregatedFeed, limit: int, before: str | None, after: str | None
+) -> tuple[list[Any], dict[str, Any]]:  # fmt: skip
+    """One page of an aggregated feed: the groups, and the page as JSON, with the cursor of
     the next (older) page when there is one."""
-    items: list[Any]
     counts: dict[str, int] = {}
     try:
         if isinstance(feed, NotificationFeed):
             items, counts = feed.page_with_counts(limit, before=before, after=after)
-        elif isinstance(feed, AggregatedFeed):
-            items = feed.page(limit, before=before, after=after)
         else:
-            items = feed.page(limit, before=_activity_cursor(before), after=_activity_cursor(after))
+            items = feed.page(limit, before=before, after=after)
     except CursorError as exc:
         raise HTTPException(404, str(exc)) from None
     kind = ids.feed_type(feed.feed).value
-    listed = "activities" if isinstance(feed, FlatFeed) else "groups"
     last = str(items[-1].id) if len(items) == limit else None
-    body = {listed: [i.as_json() for i in items], **counts}
+    body = {"groups": [i.as_json() for i in items], **counts}
     return items, {"feed": feed.feed, "type": kind, **body, "next_before": last}
 
 
-@router.get("/api/feeds/{slug}/{key}")
-def read_feed(
+@router.get("/api/feeds/{slug}/{key}", response_class=Response,
+            responses={200: {"content": {"application/json": {}}}})  # fmt: skip
+async def read_feed(
     app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None,
     after: Cursor = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> Response:  # fmt: skip
     """Newest first, enriched with the tweets and users it references. Aggregated and
     notification feeds return groups; notification feeds add ``unseen`` and ``unread``."""
-    return read(_feed(app, slug, key), limit, before, after)[1]
+    feed = _feed(app, slug, key)
+    if isinstance(feed, FlatFeed):
+        # A page the cache holds whole is one Redis round trip, answered on the event loop;
+        # anything that needs SQL goes to the thread pool.
+        cursors = _activity_cursor(before), _activity_cursor(after)
+        page = feed.cached_page(limit, before=cursors[0], after=cursors[1])
+        if page is None:
+            page = await run_in_threadpool(flat_page, feed, limit, before, after)
+        body = flat_json(feed, page, limit)
+    else:
+        body = await run_in_threadpool(lambda: orjson.dumps(groups(feed, limit, before, after)[1]))
+    return Response(body, media_type="application/json")
 
 
 def _mark(app: Any, key: str, kind: str, body: MarkRequest | None) -> dict[str, Any]:
@@ -109,9 +135,17 @@ def timeline_page(
     app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None
 ) -> HTMLResponse:
     """The feed as an HTML page, each activity rendered by its verb's template."""
-    items, body = read(_feed(app, slug, key), limit, before, None)
+    feed = _feed(app, slug, key)
+    items: list[Any]
+    if isinstance(feed, FlatFeed):
+        page = flat_page(feed, limit, before, None)
+        items, last = page.enriched(), page.last_id if len(page) == limit else None
+        body: dict[str, Any] = {"next_before": None if last is None else str(last)}
+    else:
+        items, body = groups(feed, limit, before, None)
     html = app.templates.get_template("timeline.html").render(
-        feed=body["feed"], kind=body["type"], items=items, next_before=body["next_before"],
+        feed=feed.feed, kind=ids.feed_type(feed.feed).value, items=items,
+        next_before=body["next_before"],
         counts={k: body[k] for k in ("unseen", "unread") if k in body},
     )  # fmt: skip
     return HTMLResponse(html)

@@ -1,0 +1,269 @@
+"""The hydrated cache: activities, tweets and users as ready JSON in Redis, so that a page of a
+feed is read in one round trip and no SQL (Mastodon caches rendered statuses the same way).
+
+Keys, all under ``tweetfeed:hyd:``:
+
+- ``b:a:<member>``: an activity: a first line naming its references (actor, object, target,
+  tab-separated), then its JSON without the closing brace. ``b:o:<kind>:<key>``: the JSON of a
+  referenced tweet or user. Each lives READ_CACHE_SECONDS.
+- ``epoch:<kind>`` (``activity``, ``tweet``, ``user``): bumped by every commit that deletes or
+  changes entries of that kind.
+- ``h:<name>``: a count of open transactions changing entry ``name``; nothing fills it meanwhile.
+
+What deletes or changes those rows calls :func:`forget` inside its transaction. At once it holds
+the entries and drops them; once the transaction commits it bumps the kinds' epochs, drops the
+entries again and releases its holds. A reader fills what it loaded from SQL only while no hold
+is on the entry and the kind's epoch is the one it saw before it read SQL, so a row read before a
+commit is never cached after it. A transaction that rolls back, or dies between its commit and
+its after-commit work, leaves its holds to expire (HOLD_SECONDS); until then the entries come from
+SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from pipeline.feeds import ids
+from pipeline.runtime import Runtime
+
+PREFIX = "tweetfeed:hyd:"
+HOLD_SECONDS = 600
+KINDS = ("activity", "tweet", "user")  # the kinds with an epoch: what the cache may hold
+SCRIPT_BATCH = 1000
+
+_HYDRATE = """
+local function hydrate(P, out)
+  local res = {'ok', redis.call('GET', P .. 'epoch:activity') or '0',
+               redis.call('GET', P .. 'epoch:tweet') or '0',
+               redis.call('GET', P .. 'epoch:user') or '0', #out / 2}
+  local refs, seen = {}, {}
+  for i = 1, #out, 2 do
+    local blob = redis.call('GET', P .. 'b:a:' .. out[i])
+    res[#res + 1] = out[i]; res[#res + 1] = out[i + 1]; res[#res + 1] = blob
+    if blob then
+      local head = string.sub(blob, 1, string.find(blob, '\\n', 1, true) - 1)
+      for ref in string.gmatch(head, '[^\\t]+') do
+        if not seen[ref] then seen[ref] = true; refs[#refs + 1] = ref end
+      end
+    end
+  end
+  for _, ref in ipairs(refs) do
+    res[#res + 1] = ref; res[#res + 1] = redis.call('GET', P .. 'b:o:' .. ref)
+  end
+  return res
+end
+"""
+
+# A page of a Redis feed (as storage.redis pages it) and everything cached for it, or 'slow'
+# when the page needs SQL: a celebrity to merge, a feed to rebuild, a cursor the feed lacks.
+_PAGE = (
+    _HYDRATE
+    + """
+local key, celebs = KEYS[1], KEYS[2]
+local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local member, sentinel = ARGV[5], ARGV[6]
+if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
+   or redis.call('EXISTS', key) == 0 then
+  return {'slow'}
+end
+if mode == 'newest' then
+  return hydrate(P, redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES'))
+end
+local raw = redis.call('ZSCORE', key, member)
+if not raw then return {'slow'} end
+local score = tonumber(raw)
+local ties = redis.call('ZCOUNT', key, score, score)
+local got
+if mode == 'before' then
+  got = redis.call('ZREVRANGEBYSCORE', key, score, '-inf', 'WITHSCORES',
+                   'LIMIT', 0, offset + limit + ties)
+else
+  got = redis.call('ZRANGEBYSCORE', key, score, '+inf', 'WITHSCORES',
+                   'LIMIT', 0, offset + limit + ties)
+end
+local out, skipped = {}, 0
+for i = 1, #got, 2 do
+  local m, s = got[i], tonumber(got[i + 1])
+  local keep
+  if mode == 'before' then keep = s < score or m < member else keep = s > score or m > member end
+  if keep then
+    if skipped < offset then skipped = skipped + 1
+    elseif #out < limit * 2 then out[#out + 1] = m; out[#out + 1] = got[i + 1] end
+  end
+end
+if mode == 'after' then
+  local flipped = {}
+  for i = #out - 1, 1, -2 do flipped[#flipped + 1] = out[i]; flipped[#flipped + 1] = out[i + 1] end
+  out = flipped
+end
+return hydrate(P, out)
+"""
+)
+
+# ARGV: prefix, then member, score pairs already paged (from SQL or a celebrity merge).
+_LOOKUP = (
+    _HYDRATE
+    + """
+local out = {}
+for i = 2, #ARGV do out[#out + 1] = ARGV[i] end
+return hydrate(ARGV[1], out)
+"""
+)
+
+_OBJECTS = """
+local out = {}
+for i = 2, #ARGV do out[#out + 1] = redis.call('GET', ARGV[1] .. 'b:o:' .. ARGV[i]) end
+return out
+"""
+
+# ARGV: prefix, seconds, then (name, kind, epoch seen, blob) quadruples.
+_FILL = """
+local P, ttl, n = ARGV[1], ARGV[2], 0
+for i = 3, #ARGV, 4 do
+  local name, kind, seen = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if (redis.call('GET', P .. 'epoch:' .. kind) or '0') == seen
+     and redis.call('EXISTS', P .. 'h:' .. name) == 0 then
+    redis.call('SET', P .. 'b:' .. name, ARGV[i + 3], 'EX', ttl); n = n + 1
+  end
+end
+return n
+"""
+
+# ARGV: prefix, 'pre' or 'post', hold seconds, kinds count, kinds..., entry names...
+_FORGET = """
+local P, phase, ttl, nk = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if phase == 'post' then
+  for i = 5, 4 + nk do redis.call('INCR', P .. 'epoch:' .. ARGV[i]) end
+end
+for i = 5 + nk, #ARGV do
+  local hold = P .. 'h:' .. ARGV[i]
+  redis.call('DEL', P .. 'b:' .. ARGV[i])
+  if phase == 'pre' then
+    redis.call('INCR', hold); redis.call('EXPIRE', hold, ttl)
+  elseif redis.call('DECR', hold) <= 0 then
+    redis.call('DEL', hold)
+  end
+end
+return 1
+"""
+
+
+def activity_name(activity_id: int) -> str:
+    return "a:" + ids.member(activity_id)
+
+
+def object_name(ref: str) -> str:
+    return "o:" + ref
+
+
+@dataclass
+class Lookup:
+    """What the cache held for a page: each item's activity blob (None: not cached), the
+    cached objects by reference, and the epochs read before any of it."""
+
+    epochs: dict[str, bytes]
+    items: list[tuple[int, int, bytes | None]]  # (activity id, score, blob)
+    objects: dict[str, bytes | None] = field(default_factory=dict)
+
+
+def _lookup(reply: list[Any]) -> Lookup | None:
+    if reply[0] != b"ok":
+        return None
+    epochs = dict(zip(KINDS, reply[1:4], strict=True))
+    count = int(reply[4])
+    end = 5 + 3 * count
+    items = [(int(reply[i]), int(float(reply[i + 1])), reply[i + 2]) for i in range(5, end, 3)]
+    objects = {reply[i].decode(): reply[i + 1] for i in range(end, len(reply), 2)}
+    return Lookup(epochs, items, objects)
+
+
+class HydratedCache:
+    """The cache's scripts on one Redis client."""
+
+    def __init__(self, redis: Any, seconds: int) -> None:
+        self.redis, self.seconds = redis, seconds
+        self._page = redis.register_script(_PAGE)
+        self._lookup = redis.register_script(_LOOKUP)
+        self._objects = redis.register_script(_OBJECTS)
+        self._fill = redis.register_script(_FILL)
+        self._forget = redis.register_script(_FORGET)
+
+    def page(
+        self, feed: str, limit: int, offset: int, mode: str, cursor: int | None
+    ) -> Lookup | None:
+        """A page of ``feed`` (mode newest, before or after the cursor) with its cached JSON;
+        None when only the SQL path can tell the page."""
+        member = ids.member(cursor) if cursor is not None else ""
+        args = [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL]
+        return _lookup(self._page(keys=[ids.redis_key(feed), ids.CELEBRITIES], args=args))
+
+    def lookup(self, items: Iterable[tuple[int, int]]) -> Lookup:
+        """The cached JSON of items already paged: (activity id, score) pairs."""
+        args: list[Any] = [PREFIX]
+        for activity_id, score in items:
+            args += (ids.member(activity_id), score)
+        found = _lookup(self._lookup(args=args))
+        assert found is not None
+        return found
+
+    def objects(self, refs: Sequence[str]) -> dict[str, bytes | None]:
+        if not refs:
+            return {}
+        return dict(zip(refs, self._objects(args=[PREFIX, *refs]), strict=True))
+
+    def fill(self, entries: Sequence[tuple[str, str, bytes, bytes]]) -> None:
+        """Store (name, kind, epoch seen, blob) entries where no change came in between."""
+        for start in range(0, len(entries), SCRIPT_BATCH):
+            args: list[Any] = [PREFIX, self.seconds]
+            for entry in entries[start : start + SCRIPT_BATCH]:
+                args += entry
+            self._fill(args=args)
+
+    def forget(self, phase: str, kinds: Sequence[str], names: Sequence[str]) -> None:
+        for start in range(0, max(len(names), 1), SCRIPT_BATCH):
+            part = names[start : start + SCRIPT_BATCH]
+            self._forget(args=[PREFIX, phase, HOLD_SECONDS, len(kinds), *kinds, *part])
+
+
+_CACHES: WeakKeyDictionary[Runtime, HydratedCache] = WeakKeyDictionary()
+
+
+def _cache(rt: Runtime) -> HydratedCache:
+    found = _CACHES.get(rt)
+    if found is None:
+        found = _CACHES[rt] = HydratedCache(rt.redis, max(rt.settings.read_cache_seconds, 1))
+    return found
+
+
+def for_reads(rt: Runtime) -> HydratedCache | None:
+    """The cache a feed read uses, or None: feeds read from SQL, or READ_CACHE_SECONDS=0."""
+    if rt.settings.feed_backend != "redis" or rt.settings.read_cache_seconds <= 0:
+        return None
+    return _cache(rt)
+
+
+def forget(
+    rt: Runtime,
+    *,
+    activities: Iterable[int] = (),
+    tweets: Iterable[int] = (),
+    users: Iterable[int] = (),
+) -> None:
+    """Call inside the transaction that deletes these activities or tweets, or changes these
+    users: no cached copy outlives its commit (see the module docstring)."""
+    names = [activity_name(a) for a in sorted(set(activities))]
+    kinds = ["activity"] if names else []
+    for kind, keys in (("tweet", tweets), ("user", users)):
+        more = [object_name(f"{kind}:{k}") for k in sorted(set(keys))]
+        if more:
+            names += more
+            kinds.append(kind)
+    if not names:
+        return
+    cache = _cache(rt)
+    cache.forget("pre", kinds, names)
+    rt.after_commit(partial(cache.forget, "post", kinds, names))
