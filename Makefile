@@ -39,6 +39,9 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.ingest
 	$(BIN)/python -m tests.bench.fanout
 	$(BIN)/python -m tests.bench.web
+	$(BIN)/python -m bench.stream_framework
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.listener_rss
 
 clean:
 	rm -rf $(VENV) var
