@@ -139,6 +139,7 @@ class Settings:
     web_host: str = _setting("127.0.0.1", _text, "address `tweetfeed web` listens on")
     web_port: int = _setting(8000, _positive_int, "port `tweetfeed web` listens on")
     web_workers: int | None = _setting(None, _positive_int, "web processes (default: one a core)")
+    web_access_log: bool = _setting(False, _bool, "log every HTTP request (costs p99 latency)")
     read_cache_seconds: int = _setting(
         86_400, _non_negative_int, "how long feed reads cache activities, tweets, users; 0: off"
     )

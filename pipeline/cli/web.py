@@ -30,13 +30,14 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.web_port
     workers = args.workers or settings.web_workers or os.cpu_count() or 1
     if workers == 1:
-        uvicorn.run(create_app(settings, bind_host=host), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, bind_host=host), host=host, port=port, log_level="info",
+                    access_log=settings.web_access_log)  # fmt: skip
         return 0
     # Worker processes build the app from the environment (uvicorn needs an import string),
     # so the address this command was given goes there for the write rule.
     os.environ["TWEETFEED_WEB_HOST"] = host
     uvicorn.run("pipeline.web.app:app_from_env", factory=True, workers=workers, host=host,
-                port=port, log_level="info")  # fmt: skip
+                port=port, log_level="info", access_log=settings.web_access_log)  # fmt: skip
     return 0
 
 
