@@ -114,9 +114,10 @@ def _recheck(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
     written = {item.activity_id for _, item in entries}
     with rt.transaction() as session:
         gone = written - activities.existing_ids(session, written)
-        stale = [(f, i.activity_id) for f, i in entries if i.activity_id in gone]
-        copies.rows(rt, session).remove(stale)
-        copies.cache_remove(rt, stale)
+        if gone:
+            copies.rows(rt, session).remove_activities(sorted(gone))
+            stale = [(f, i.activity_id) for f, i in entries if i.activity_id in gone]
+            copies.cache_remove(rt, stale)
 
 
 def write_chunk(rt: Runtime, request: ChunkRequest) -> None:

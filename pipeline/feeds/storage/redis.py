@@ -79,15 +79,21 @@ class RedisFeedStore:
         by_length: dict[int, list[tuple[str, Item]]] = defaultdict(list)
         for entry in entries:
             by_length[self.max_length(entry[0])].append(entry)
-        pipe = self.redis.pipeline(transaction=False)
+        calls: list[tuple[list[str], list[Any]]] = []
         for length, same in by_length.items():
             for start in range(0, len(same), SCRIPT_BATCH):
                 part = same[start : start + SCRIPT_BATCH]
                 args: list[Any] = [length]
                 for _, item in part:
                     args += (item.score, item.activity_id)
-                keys = [ids.PREFIX + f for f, _ in part]
-                self._add(keys=keys, args=args, client=pipe)
+                calls.append(([ids.PREFIX + f for f, _ in part], args))
+        if len(calls) == 1:
+            # One call needs no pipeline, whose every execute first asks SCRIPT EXISTS.
+            self._add(keys=calls[0][0], args=calls[0][1])
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            self._add(keys=keys, args=args, client=pipe)
         pipe.execute()
 
     def remove(self, entries: Sequence[tuple[str, int]]) -> None:
