@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,19 +29,20 @@ test: $(VENV)/.dev $(NODE_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+	$(MAKE) bench-quick
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Every benchmark side by side with its reference (bench/README.md); results in bench/results/.
 bench: $(VENV)/.dev
-	$(BIN)/python -m tests.bench.ingest
-	$(BIN)/python -m tests.bench.fanout
-	$(BIN)/python -m tests.bench.web
-	$(BIN)/python -m bench.stream_framework
-	$(BIN)/python -m bench.delivery
-	$(BIN)/python -m bench.listener_rss
+	$(BIN)/python -m bench
+
+# The same at tiny sizes, as part of `make test`: proves each still runs; times nothing.
+bench-quick: $(VENV)/.dev
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) var

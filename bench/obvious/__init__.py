@@ -1,0 +1,1 @@
+"""The obvious Celery design the ingest benchmark measures tweetfeed against (``app``)."""
