@@ -28,6 +28,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from pipeline.feeds import ids
+from pipeline.feeds.storage.redis import CURSOR_PAGE
 from pipeline.runtime import Runtime
 
 PREFIX = "tweetfeed:hyd:"
@@ -62,6 +63,7 @@ end
 # when the page needs SQL: a celebrity to merge, a feed to rebuild, a cursor the feed lacks.
 _PAGE = (
     _HYDRATE
+    + CURSOR_PAGE
     + """
 local key, celebs = KEYS[1], KEYS[2]
 local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -75,26 +77,7 @@ if mode == 'newest' then
 end
 local raw = redis.call('ZSCORE', key, member)
 if not raw then return {'slow'} end
-local score = tonumber(raw)
-local ties = redis.call('ZCOUNT', key, score, score)
-local got
-if mode == 'before' then
-  got = redis.call('ZREVRANGEBYSCORE', key, score, '-inf', 'WITHSCORES',
-                   'LIMIT', 0, offset + limit + ties)
-else
-  got = redis.call('ZRANGEBYSCORE', key, score, '+inf', 'WITHSCORES',
-                   'LIMIT', 0, offset + limit + ties)
-end
-local out, skipped = {}, 0
-for i = 1, #got, 2 do
-  local m, s = got[i], tonumber(got[i + 1])
-  local keep
-  if mode == 'before' then keep = s < score or m < member else keep = s > score or m > member end
-  if keep then
-    if skipped < offset then skipped = skipped + 1
-    elseif #out < limit * 2 then out[#out + 1] = m; out[#out + 1] = got[i + 1] end
-  end
-end
+local out = cursor_page(key, tonumber(raw), member, limit, offset, mode)
 if mode == 'after' then
   local flipped = {}
   for i = #out - 1, 1, -2 do flipped[#flipped + 1] = out[i]; flipped[#flipped + 1] = out[i + 1] end

@@ -30,33 +30,42 @@ return #KEYS
 
 # Items strictly older (before) or newer (after) than the cursor (score, member): every item
 # with an equal score is fetched too, then filtered, so ties page exactly as SQL orders them.
-_PAGE = """
+# A Lua function, shared with the cached page script of ``pipeline.feeds.hydrated``.
+CURSOR_PAGE = """
+local function cursor_page(key, score, member, limit, offset, mode)
+  local ties = redis.call('ZCOUNT', key, score, score)
+  local got
+  if mode == 'before' then
+    got = redis.call('ZREVRANGEBYSCORE', key, score, '-inf', 'WITHSCORES',
+                     'LIMIT', 0, offset + limit + ties)
+  else
+    got = redis.call('ZRANGEBYSCORE', key, score, '+inf', 'WITHSCORES',
+                     'LIMIT', 0, offset + limit + ties)
+  end
+  local out, skipped = {}, 0
+  for i = 1, #got, 2 do
+    local m, s = got[i], tonumber(got[i + 1])
+    local keep
+    if mode == 'before' then keep = s < score or m < member else keep = s > score or m > member end
+    if keep then
+      if skipped < offset then skipped = skipped + 1
+      elseif #out < limit * 2 then out[#out + 1] = m; out[#out + 1] = got[i + 1] end
+    end
+  end
+  return out
+end
+"""
+
+_PAGE = (
+    CURSOR_PAGE
+    + """
 local key, limit, offset, mode = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 if mode == 'newest' then
   return redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES')
 end
-local score, member = tonumber(ARGV[4]), ARGV[5]
-local ties = redis.call('ZCOUNT', key, score, score)
-local got
-if mode == 'before' then
-  got = redis.call('ZREVRANGEBYSCORE', key, score, '-inf', 'WITHSCORES',
-                   'LIMIT', 0, offset + limit + ties)
-else
-  got = redis.call('ZRANGEBYSCORE', key, score, '+inf', 'WITHSCORES',
-                   'LIMIT', 0, offset + limit + ties)
-end
-local out, skipped = {}, 0
-for i = 1, #got, 2 do
-  local m, s = got[i], tonumber(got[i + 1])
-  local keep
-  if mode == 'before' then keep = s < score or m < member else keep = s > score or m > member end
-  if keep then
-    if skipped < offset then skipped = skipped + 1
-    elseif #out < limit * 2 then out[#out + 1] = m; out[#out + 1] = got[i + 1] end
-  end
-end
-return out
+return cursor_page(key, tonumber(ARGV[4]), ARGV[5], limit, offset, mode)
 """
+)
 
 
 def _items(flat: list[Any]) -> list[Item]:
