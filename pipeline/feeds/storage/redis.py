@@ -12,16 +12,25 @@ from pipeline.feeds.storage.base import Item, MaxLength, by_feed
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
 
-# ARGV: the feeds' max length, then a score and an activity id per key. Members are padded
+# ARGV: the feeds' max length, then a score and an activity id per key, or just one score and
+# activity id for every key (a fan-out chunk: one activity, many feeds). Members are padded
 # here rather than in Python: fewer bytes to build and send for every feed write.
 _ADD = (
     """
 local keep = -(tonumber(ARGV[1]) + 1)
-for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, ARGV[2 * i], string.format('%0"""
+local width = '%0"""
     + str(ids.MEMBER_WIDTH)
-    + """d',
-             tonumber(ARGV[2 * i + 1])))
+    + """d'
+if #ARGV == 3 then
+  local score, member = ARGV[2], string.format(width, tonumber(ARGV[3]))
+  for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, score, member)
+    redis.call('ZREMRANGEBYRANK', key, 0, keep)
+  end
+  return #KEYS
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2 * i], string.format(width, tonumber(ARGV[2 * i + 1])))
   redis.call('ZREMRANGEBYRANK', key, 0, keep)
 end
 return #KEYS
@@ -93,8 +102,13 @@ class RedisFeedStore:
             for start in range(0, len(same), SCRIPT_BATCH):
                 part = same[start : start + SCRIPT_BATCH]
                 args: list[Any] = [length]
-                for _, item in part:
+                items = {item for _, item in part}
+                if len(items) == 1:
+                    (item,) = items
                     args += (item.score, item.activity_id)
+                else:
+                    for _, item in part:
+                        args += (item.score, item.activity_id)
                 calls.append(([ids.PREFIX + f for f, _ in part], args))
         if len(calls) == 1:
             # One call needs no pipeline, whose every execute first asks SCRIPT EXISTS.
