@@ -158,10 +158,17 @@ def complete(rt: Runtime, cache: HydratedCache, found: Lookup) -> Page:
         fresh = [r for r in dict.fromkeys(fresh) if cached_kind(_kind(r))]
         page.objects.update(cache.objects(fresh))
         refs += [r for e in loaded.values() for r in e.refs if r]
-        for ref, value in load_refs(session, _missing(refs, page.objects)).items():
-            page.objects[ref] = blob = orjson.dumps(value)
-            if cached_kind(_kind(ref)) and "\t" not in ref and "\n" not in ref:
-                fills.append((object_name(ref), _kind(ref), found.epochs[_kind(ref)], blob))
+        wanted = _missing(refs, page.objects)
+        values = load_refs(session, wanted)
+        for ref in wanted:
+            # A reference to nothing stored (a retweet's original, say) is cached as JSON null,
+            # or every page showing it would go to SQL; storing the object forgets that null.
+            kind = _kind(ref)
+            if ref not in values and not cached_kind(kind):
+                continue
+            page.objects[ref] = blob = orjson.dumps(values.get(ref))
+            if cached_kind(kind) and "\t" not in ref and "\n" not in ref:
+                fills.append((object_name(ref), kind, found.epochs[kind], blob))
     by_id = {e.activity_id: e for e in page.entries} | loaded
     page.entries = [by_id[a] for a, _, _ in found.items if a in by_id]
     cache.fill(fills)

@@ -35,7 +35,9 @@ def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> I
     first = parked.first_attempt(redis, attempt)
     with rt.transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
-        hydrated.forget(rt, tweets=result.deleted_ids, users=parsed.users)
+        # Deleted tweets, new ones (a page may hold a cached null for a tweet not yet stored)
+        # and every user whose profile this batch may have changed.
+        hydrated.forget(rt, tweets=[*result.deleted_ids, *result.new_ids], users=parsed.users)
     with rt.transaction() as session:
         removed = set(enforce_deletions(session, result.recheck_ids))
         hydrated.forget(rt, tweets=removed)

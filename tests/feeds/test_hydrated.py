@@ -142,3 +142,23 @@ def test_the_sql_backend_reads_the_same_page(db: Database, redis_client: Any) ->
     rt = runtime(db, redis_client)
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
     assert page(runtime(db, redis_client, feed_backend="sql")) == page(rt)
+
+
+def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
+    db: Database, redis_client: Any
+) -> None:
+    rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
+    original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
+    stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
+
+    def retweets(runtime_: Runtime) -> bytes:
+        return FlatFeed("user:8", runtime_).read_page(25).json()
+
+    first = retweets(rt)
+    assert b'"object_data":null' in first, "the original is not stored"
+    with statements(db) as seen:
+        assert retweets(rt) == first
+    assert seen == [], "the missing original is cached as missing: no SQL"
+    stored(rt, line(original))
+    after = retweets(rt)
+    assert after == retweets(plain) and after != first, "storing the original shows it at once"
