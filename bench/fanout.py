@@ -5,9 +5,11 @@ private ``redis-server``:
 
 - tweetfeed: ``Client.add_activity`` for ``user:1`` and a real ``celery -A workers worker -Q
   fanout,fanout_low -c 2`` on PostgreSQL (the same side as ``bench.stream_framework``);
-- raw: this process writing the same number of items straight into Redis with the feed
-  store's Lua script (ZADD and trim per feed), one EVALSHA per 1,000 feeds, pipelined: the
-  most a fan-out can get out of Redis, with no task queue, no database and no follow graph.
+- raw: this process writing the same number of items straight into Redis with a Lua script
+  of its own (``RAW_LUA``: ZADD, then trim to 1,000, per feed), one EVALSHA per 1,000 feeds,
+  an activity's calls in one pipeline: what Redis alone can take, with no task queue, no
+  database and no follow graph. It is written here, not borrowed from tweetfeed's feed store,
+  so that the reference stays put while the store changes.
 
 Runs alternate, ours first; a write is one activity landing in one follower feed, and every
 97th feed is checked member by member after each run.
@@ -25,20 +27,37 @@ from collections.abc import Callable, Iterable
 from bench.harness import ROOT, CpuMeter, Figure, interleave, private_redis, spread, started, tail
 from bench.stream_framework import PREFILL, Side, Tweetfeed, check_sample, cut_back, prefill
 from pipeline.feeds import ids
-from pipeline.feeds.storage.base import Item
-from pipeline.feeds.storage.redis import RedisFeedStore
+
+# KEYS: feeds; ARGV: the member, its score, the length to keep.
+RAW_LUA = """
+local keep = -(tonumber(ARGV[3]) + 1)
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', key, 0, keep)
+end
+return #KEYS
+"""
+PER_CALL = 1000
+KEEP = 1000
 
 
 class RawLua(Side):
-    """The reference: ``RedisFeedStore.add`` from this process, nothing else."""
+    """The reference: :data:`RAW_LUA` from this process, nothing else."""
 
     name = "raw-lua"
 
     def setup(self) -> None:
         self.keys = [ids.redis_key(f"timeline:{n}") for n in range(self.followers)]
-        self.feeds = [f"timeline:{n}" for n in range(self.followers)]
         prefill(self.client, self.keys, lambda n: ids.member(10**15 + n))
-        self.store = RedisFeedStore(self.client, lambda feed: 1000)
+        self.sha = self.client.script_load(RAW_LUA)
+
+    def add(self, activity: int, score: int) -> None:
+        """One activity into every feed: one EVALSHA per :data:`PER_CALL` feeds, one trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for start in range(0, len(self.keys), PER_CALL):
+            keys = self.keys[start : start + PER_CALL]
+            pipe.evalsha(self.sha, len(keys), *keys, ids.member(activity), score, KEEP)
+        pipe.execute()
 
     def groups(self) -> dict[str, Callable[[], Iterable[int]]]:
         return {"client": lambda: [os.getpid()], "redis": lambda: [self.server.pid]}
@@ -50,8 +69,7 @@ class RawLua(Side):
         meter = CpuMeter(self.groups()).start()
         begun = time.perf_counter()
         for n in range(count):
-            item = Item(1_700_000_000_000 + first + n, first + n)
-            self.store.add([(feed, item) for feed in self.feeds])
+            self.add(first + n, 1_700_000_000_000 + first + n)
         seconds = time.perf_counter() - begun
         spent = sum(meter.stop().values())
         check_sample(self.client, self.keys, [ids.member(first + n) for n in range(count)])

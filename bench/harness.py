@@ -25,16 +25,17 @@ from typing import Any
 
 import psutil
 import redis
-from sqlalchemy import text
 
-from pipeline.store.engine import make_engine
-from pipeline.store.migrate import upgrade
+# Re-exported: the benchmarks import every shared helper from here.
+from bench.databases import ADMIN_URL as ADMIN_URL
+from bench.databases import backends as backends
+from bench.databases import drop_databases as drop_databases
+from bench.databases import fresh_database as fresh_database
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "var" / "bench"
-ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def machine() -> str:
@@ -107,32 +108,6 @@ def private_redis() -> Iterator[PrivateRedis]:
         finally:
             process.terminate()
             process.wait(timeout=10)
-
-
-def fresh_database(name: str) -> str:
-    """An empty, migrated PostgreSQL database called ``name``; returns its URL."""
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    admin.dispose()
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
-
-
-def backends(database: str) -> Callable[[], list[int]]:
-    """A function listing the pids of the PostgreSQL backends connected to ``database``."""
-    admin = make_engine(ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1)
-    query = text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()")
-
-    def pids() -> list[int]:
-        with admin.connect() as conn:
-            return [int(p) for p in conn.execute(query, {"d": database}).scalars()]
-
-    return pids
 
 
 def tree(pid: int) -> Callable[[], list[int]]:
@@ -246,6 +221,24 @@ def environment(**settings: str) -> dict[str, str]:
     """This process's environment without any ``TWEETFEED_*`` variable, plus ``settings``."""
     kept = {k: v for k, v in os.environ.items() if not k.startswith("TWEETFEED_")}
     return {**kept, **settings}
+
+
+def wait_consuming(
+    client: redis.Redis, queues: str, worker: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Return once the Celery ``worker`` has declared each of ``queues`` (comma-separated) in
+    its broker, ``client``: kombu's Redis transport writes ``_kombu.binding.<queue>`` as the
+    consumer starts, the last step of a worker's boot. Boot time is never measured."""
+    names = queues.split(",")
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited {worker.returncode}:\n{tail(log)}")
+        if client.exists(*(f"_kombu.binding.{q}" for q in names)) == len(names):
+            time.sleep(0.5)  # the pool's processes finish starting
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"worker not consuming {queues} after 120 s:\n{tail(log)}")
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -29,6 +29,7 @@ app = Celery("obvious", broker=os.environ.get("OBVIOUS_REDIS_URL", "redis://127.
 app.conf.update(task_serializer="json", accept_content=["json"], worker_prefetch_multiplier=4,
                 task_default_queue="obvious", broker_connection_retry_on_startup=True)  # fmt: skip
 _db: psycopg.Connection | None = None
+_counter = redis.Redis.from_url(app.conf.broker_url)  # connects on first use, in the child
 
 
 def _connection() -> psycopg.Connection:
@@ -38,7 +39,7 @@ def _connection() -> psycopg.Connection:
     return _db
 
 
-@app.task(name="obvious.store")
+@app.task(name="obvious.store", autoretry_for=(psycopg.errors.DeadlockDetected,))
 def store(lines: list[str]) -> int:
     rows = []
     for line in lines:
@@ -48,10 +49,11 @@ def store(lines: list[str]) -> int:
             continue
         if isinstance(message, dict) and "id" in message and "text" in message:
             rows.append((message["id"], Jsonb(message)))
+    rows.sort(key=lambda row: row[0])  # the same lock order in every task: no deadlocks
     db = _connection()
     with db.transaction(), db.cursor() as cursor:
         cursor.executemany(INSERT, rows)
-    redis.Redis.from_url(app.conf.broker_url).incrby(COUNTER, len(lines))
+    _counter.incrby(COUNTER, len(lines))
     return len(rows)
 
 
