@@ -69,8 +69,7 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
     delivery = Delivery()
     direct_of = [(activity, origins(activity)) for activity in batch]
     for activity, direct in direct_of:
-        item = activity.item
-        delivery.entries += [(feed, item) for feed in direct]
+        delivery.entries += [(feed, activity.item) for feed in direct]
     if copies.cache(rt) is None:
         return delivery
     famous = follows.celebrities(session, rt.redis, rt.settings.celebrity_threshold)
@@ -82,8 +81,7 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
         fans = list(dict.fromkeys(f for o in direct for f in graph.get(o, ())))
         fans = [f for f in fans if f not in direct]
         if len(fans) <= rt.settings.fanout_chunk_size:
-            item = activity.item
-            delivery.fans += [(feed, item) for feed in fans]
+            delivery.fans += [(feed, activity.item) for feed in fans]
         else:
             delivery.chunks += chunk_payloads(rt, activity, fans)
     return delivery
@@ -128,16 +126,16 @@ def write_chunk(rt: Runtime, request: ChunkRequest) -> None:
     removed meanwhile is taken back out by the re-check that follows every write.
     """
     with rt.transaction() as session:
-        item: Item | None = None
         if request.score is not None:
-            item = Item(request.score, request.activity_id)
+            item: Item | None = Item(request.score, request.activity_id)
         else:
             found = activities.load(session, [request.activity_id]).get(request.activity_id)
             item = found.item if found is not None else None
         if item is not None:
             entries = [(feed, item) for feed in request.feeds]
-            direct = Delivery(entries=entries) if request.direct else Delivery(fans=entries)
-            deliver(rt, session, direct)
+            deliver(
+                rt, session, Delivery(entries=entries) if request.direct else Delivery(fans=entries)
+            )
 
 
 def holders(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str, int]]:

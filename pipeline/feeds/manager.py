@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from pipeline.feeds import activities, fanout, follows, ids
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
+from pipeline.feeds.storage.sql import SqlFeedStore
 from pipeline.feeds.task_payloads import (
     BroadcastRequest,
     ChunkRequest,
@@ -67,7 +66,7 @@ def follow(rt: Runtime, request: FollowRequest) -> None:
     feed in Redis with its target's newest items (SQL derives the feed from the window)."""
     threshold = rt.settings.celebrity_threshold
     with rt.transaction() as session:
-        rows = copies.rows(rt, session)
+        rows, sql = copies.rows(rt, session), copies.sql(rt, session)
         watermark = activities.newest_id(session)
         windows: dict[follows.Pair, follows.Window] = {}
         entries: list[tuple[str, Item]] = []
@@ -78,19 +77,18 @@ def follow(rt: Runtime, request: FollowRequest) -> None:
             left = newest[request.backfill] if len(newest) > request.backfill else None
             windows[feed, target] = follows.Window(left, watermark)
             if target not in famous and copies.cache(rt) is not None:
-                entries += [(feed, i) for i in _room(rt, session, feed, taken)]
+                entries += [(feed, i) for i in _room(rt, sql, feed, taken)]
         follows.add(session, request.pairs, windows)
         copies.cache_add(rt, entries)
     _recount(rt, {t for _, t in request.pairs})
 
 
-def _room(rt: Runtime, session: Session, feed: str, items: list[Item]) -> list[Item]:
+def _room(rt: Runtime, sql: SqlFeedStore, feed: str, items: list[Item]) -> list[Item]:
     """The backfill items a feed has room for: only when it is full are items older than its
     oldest left out, as they would be trimmed at once."""
-    sql = copies.sql(rt, session)
-    if sql.count(feed) >= ids.max_length(feed, rt.settings):
-        oldest = sql.oldest(feed)
-        items = [i for i in items if oldest is None or i > oldest]
+    shown = sql.all_items(feed)
+    if len(shown) >= ids.max_length(feed, rt.settings):
+        items = [i for i in items if i > shown[-1]]
     return items
 
 
@@ -99,7 +97,8 @@ def unfollow(rt: Runtime, request: FollowRequest) -> None:
     longer holds through anything else (SQL derives it without them)."""
     with rt.transaction() as session:
         pairs = sorted(set(request.pairs))
-        before = {p: _held(rt, session, *p) for p in pairs}
+        rows, sql = copies.rows(rt, session), copies.sql(rt, session)
+        before = {(feed, target): _held(rt, rows, sql, feed, target) for feed, target in pairs}
         follows.remove(session, pairs)
         after = copies.sql(rt, session)
         stale: list[tuple[str, int]] = []
@@ -110,12 +109,12 @@ def unfollow(rt: Runtime, request: FollowRequest) -> None:
     _recount(rt, {t for _, t in request.pairs})
 
 
-def _held(rt: Runtime, session: Session, feed: str, target: str) -> set[int]:
+def _held(rt: Runtime, rows: SqlFeedStore, sql: SqlFeedStore, feed: str, target: str) -> set[int]:
     """The target's items that ``feed`` holds through following it."""
-    window = next((s for s in copies.sql(rt, session).sources(feed) if s.feed == target), None)
+    window = next((s for s in sql.sources(feed) if s.feed == target), None)
     if window is None:
         return set()
-    items = copies.rows(rt, session).page(target, ids.max_length(target, rt.settings))
+    items = rows.page(target, ids.max_length(target, rt.settings))
     return {i.activity_id for i in items if window.holds(i)}
 
 

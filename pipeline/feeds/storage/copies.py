@@ -27,14 +27,14 @@ def sql(rt: Runtime, session: Session) -> SqlFeedStore:
     """The durable copy, inside ``session``'s transaction: a feed that follows others is
     derived from its targets (celebrities aside: reads merge them in)."""
     found: dict[str, list[Source]] = {}
-    famous: list[set[str]] = []
+    famous: set[str] | None = None  # read from Redis once, at the first derived read
 
     def sources(feed: str) -> list[Source]:
+        nonlocal famous
         if feed not in found:
-            if not famous:
-                threshold = rt.settings.celebrity_threshold
-                famous.append(follows.celebrities(session, rt.redis, threshold))
-            found[feed] = follows.sources(session, feed, famous[0])
+            if famous is None:
+                famous = follows.celebrities(session, rt.redis, rt.settings.celebrity_threshold)
+            found[feed] = follows.sources(session, feed, famous)
         return found[feed]
 
     return SqlFeedStore(session, max_length(rt), sources)
