@@ -16,12 +16,19 @@ from urllib.parse import parse_qsl
 from pipeline.feeds import ids
 from pipeline.feeds.read import FlatFeed
 from pipeline.web.deps import Web
-from pipeline.web.feeds_api import flat_json
+from pipeline.web.feeds_api import (
+    CURSOR_DIGITS,
+    DEFAULT_LIMIT,
+    KEY_LENGTH,
+    MAX_LIMIT,
+    SLUG,
+    flat_json,
+)
 
-PATH = re.compile(r"/api/feeds/([a-z][a-z0-9_]{0,31})/([A-Za-z0-9_-]{1,150})")
-LIMIT = re.compile(r"[1-9][0-9]?|100")
-CURSOR = re.compile(r"[0-9]{1,18}")
-DEFAULT_LIMIT = 25
+# The route's own formats, keys narrowed to ASCII (a key FastAPI's \w admits besides goes on).
+PATH = re.compile(rf"/api/feeds/({SLUG})/([A-Za-z0-9_-]{{1,{KEY_LENGTH}}})")
+LIMIT = re.compile(r"[1-9][0-9]{0,2}")
+CURSOR = re.compile(rf"[0-9]{{1,{CURSOR_DIGITS}}}")
 
 
 def _params(query: bytes) -> dict[str, str] | None:
@@ -33,7 +40,9 @@ def _params(query: bytes) -> dict[str, str] | None:
     found = dict(pairs)
     if len(found) != len(pairs) or not found.keys() <= {"limit", "before", "after"}:
         return None
-    if "limit" in found and not LIMIT.fullmatch(found["limit"]):
+    if "limit" in found and not (
+        LIMIT.fullmatch(found["limit"]) and int(found["limit"]) <= MAX_LIMIT
+    ):
         return None
     for name in ("before", "after"):
         if name in found and not CURSOR.fullmatch(found[name]):

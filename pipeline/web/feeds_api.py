@@ -23,14 +23,22 @@ from pipeline.feeds.read import (
 from pipeline.web.deps import WebDep, Writer
 
 router = APIRouter(tags=["feeds"])
-Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="feed type")]
-Key = Annotated[str, Path(pattern=r"^[\w-]{1,150}$", description="feed key, e.g. a user id")]
+# What the routes accept; ``pipeline.web.fast`` answers only requests within these too.
+SLUG = r"[a-z][a-z0-9_]{0,31}"
+KEY_LENGTH = 150
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 25
+CURSOR_DIGITS = 18  # an activity id: a positive 64-bit integer has at most 19 digits
+Slug = Annotated[str, Path(pattern=f"^{SLUG}$", description="feed type")]
+Key = Annotated[
+    str, Path(pattern=rf"^[\w-]{{1,{KEY_LENGTH}}}$", description="feed key, e.g. a user id")
+]
 Cursor = Annotated[
     str | None,
     Query(pattern=r"^[A-Za-z0-9_-]{1,64}$",
           description="an activity id (flat feeds) or a group id (aggregated feeds)"),
 ]  # fmt: skip
-Limit = Annotated[int, Query(ge=1, le=100)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 class MarkRequest(BaseModel):
@@ -49,7 +57,7 @@ def _feed(app: Any, slug: str, key: str) -> Feed:
 def _activity_cursor(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not value.isdigit() or len(value) > CURSOR_DIGITS:
         raise HTTPException(400, f"{value!r} is not an activity id")
     return int(value)
 
@@ -91,7 +99,7 @@ def groups(feed: AggregatedFeed, limit: int, before: str | None, after: str | No
 @router.get("/api/feeds/{slug}/{key}", response_class=Response,
             responses={200: {"content": {"application/json": {}}}})  # fmt: skip
 async def read_feed(
-    app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None,
+    app: WebDep, slug: Slug, key: Key, limit: Limit = DEFAULT_LIMIT, before: Cursor = None,
     after: Cursor = None,
 ) -> Response:  # fmt: skip
     """Newest first, enriched with the tweets and users it references. Aggregated and
@@ -132,7 +140,7 @@ def mark_read(app: WebDep, key: Key, body: MarkRequest | None = None) -> dict[st
 
 @router.get("/feeds/{slug}/{key}", response_class=HTMLResponse)
 def timeline_page(
-    app: WebDep, slug: Slug, key: Key, limit: Limit = 25, before: Cursor = None
+    app: WebDep, slug: Slug, key: Key, limit: Limit = DEFAULT_LIMIT, before: Cursor = None
 ) -> HTMLResponse:
     """The feed as an HTML page, each activity rendered by its verb's template."""
     feed = _feed(app, slug, key)
