@@ -8,13 +8,14 @@ can say "alice and 3 others retweeted …".
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
-from models import load_tweet_model, table_of
-from pipeline.feeds import activities, fanout, ids
+from models import TweetDeletion, load_tweet_model, table_of
+from pipeline.feeds import activities, fanout, hydrated, ids
 from pipeline.ingest.parse.records import ParsedBatch, TweetRecord
 from pipeline.ingest.tweets import IngestResult
 from pipeline.runtime import Runtime
@@ -71,14 +72,36 @@ def deliver(
     rt: Runtime, session: Session, batch: ParsedBatch, result: IngestResult, first: bool
 ) -> None:
     """Inside the batch's second transaction: activities for its tweets and their fan-out, and
-    the feed items of deleted tweets taken out; Redis follows once the transaction commits."""
+    the activities of deleted tweets taken out; Redis follows once the transaction commits."""
     if rt.settings.disable_fanout:
         return
     tweets = _tweets_to_deliver(session, batch, result, first)
     rows = [activity_row(batch.tweets[i]) for i in tweets]
     if rows:
         fanout.fan_out(rt, session, activities.insert(session, rows))
-    deleted = [ids.tweet_ref(i) for i in result.deleted_ids]
-    doomed = [a.id for a in activities.by_foreign_id(session, deleted)] if deleted else []
+        rt.after_commit(partial(_settle, rt, tweets))
+    _take_back(rt, session, result.deleted_ids)
+
+
+def _take_back(rt: Runtime, session: Session, tweet_ids: list[int]) -> None:
+    """Remove the activities of ``tweet_ids`` and take them out of every feed."""
+    refs = [ids.tweet_ref(i) for i in tweet_ids]
+    doomed = [a.id for a in activities.by_foreign_id(session, refs)] if refs else []
     if doomed:
         fanout.remove(rt, session, doomed)
+
+
+def _settle(rt: Runtime, tweet_ids: list[int]) -> None:
+    """Once the activities of ``tweet_ids`` are committed, remove those whose tweet was deleted
+    meanwhile.
+
+    The batch that stored a tweet's delete notice removes its activity only if it can see it.
+    When the two batches run at once, the activity may still be uncommitted at that moment;
+    the delete notice, though, was committed before that look. So looking for delete notices
+    again after this commit finds every one the other side missed: the delete wins either way.
+    """
+    with rt.transaction() as session:
+        deleted = dialects.existing(session, table_of(TweetDeletion).c.tweet_id, tweet_ids)
+        if deleted:
+            hydrated.forget(rt, tweets=deleted)
+            _take_back(rt, session, sorted(deleted))
