@@ -125,7 +125,10 @@ class Settings:
         (), _lengths, "per feed type, e.g. notification=200,hashtag=5000"
     )
     feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
-    fanout_chunk_size: int = _setting(1000, _positive_int, "feeds written per fan-out task")
+    fanout_chunk_size: int = _setting(5000, _positive_int, "feeds written per fan-out task")
+    removal_memory_seconds: int = _setting(
+        3600, _positive_int, "how long Redis remembers removed activities, to refuse late writes"
+    )
     celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
     tweet_model: str | None = _setting(None, _dotted, "swap in a subclass of AbstractTweet")
     disable_fanout: bool = _setting(False, _bool, "turn fan-out off")

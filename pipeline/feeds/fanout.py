@@ -4,13 +4,13 @@ Everything here runs inside the transaction that stored the activities: it reads
 graph, writes the durable rows of the origin feeds (``feed_items``) and decides what goes where.
 Follower feeds get no rows: SQL derives them from their targets (``storage.sql``), so a write to
 a follower costs Redis alone. What must wait for the commit is queued on the runtime: the Redis
-writes (one round trip), the chunks too large to write inline (``tweetfeed.fanout_chunk``
-tasks), and a second look that takes back anything whose activity was removed while Redis was
-being written.
+writes (one round trip, which leaves out activities removed meanwhile) and the chunks too
+large to write inline (``tweetfeed.fanout_chunk`` tasks).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,12 +47,14 @@ def chunk_payloads(
     rt: Runtime, activity: ActivityRecord, feeds: Sequence[str], direct: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
     """``fanout_chunk`` payloads for ``feeds``; more than one chunk is a large fan-out.
-    ``direct`` chunks (a broadcast's) write SQL rows as well as Redis."""
+    ``direct`` chunks (a broadcast's) write SQL rows as well as Redis. ``planned`` (epoch ms)
+    lets a chunk rely on Redis's record of removals instead of looking in SQL."""
     size = rt.settings.fanout_chunk_size
     queue = "fanout_low" if len(feeds) > size else "fanout"
     extra = {"direct": True} if direct else {}
+    planned = int(time.time() * 1000)
     return [
-        (queue, {"activity_id": activity.id, "score": activity.score,
+        (queue, {"activity_id": activity.id, "score": activity.score, "planned": planned,
                  "feeds": list(feeds[i : i + size]), **extra})
         for i in range(0, len(feeds), size)
     ]  # fmt: skip
@@ -87,15 +89,18 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
     return delivery
 
 
-def deliver(rt: Runtime, session: Session, delivery: Delivery) -> None:
-    """Write the origin rows now; Redis and the chunk tasks once the transaction commits."""
+def deliver(rt: Runtime, session: Session, delivery: Delivery, inline: bool = True) -> None:
+    """Write the origin rows now; Redis and the chunk tasks once the transaction commits.
+
+    ``inline``: the activities were stored in this same transaction, so no removal can have
+    missed these rows; otherwise SQL is asked again after the commit.
+    """
     copies.rows(rt, session).add(delivery.entries)
-    written = delivery.entries + delivery.fans
-    copies.cache_add(rt, written)
     for queue, payload in delivery.chunks:
         rt.send(routes.FANOUT_CHUNK, payload, queue)
+    written = delivery.entries + delivery.fans
     if written:
-        rt.after_commit(partial(_recheck, rt, written))
+        rt.after_commit(partial(_write, rt, written, time.time() if inline else None))
 
 
 def fan_out(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> None:
@@ -103,12 +108,22 @@ def fan_out(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> N
     deliver(rt, session, plan(rt, session, batch))
 
 
-def _recheck(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
-    """After the Redis write: undo what a concurrent removal missed.
+def _write(rt: Runtime, entries: list[tuple[str, Item]], planned: float | None) -> None:
+    """Write committed ``entries`` to Redis, leaving out activities removed meanwhile.
 
-    A removal that committed between our commit and our Redis write could not see what we were
-    about to write; looking again now, after the write, closes that gap.
+    Redis remembers removals for a while, and the write script leaves those activities out:
+    a removal whose Redis pass ran before this write is refused by it, one that runs after
+    takes the items out itself. Only when that record cannot vouch for the time since the
+    write was planned (``planned`` unknown or old, or Redis lost its data) is SQL asked
+    which of the activities still exist.
     """
+    cache = copies.cache(rt)
+    if cache is None or not cache.write(entries, planned):
+        _recheck(rt, entries)
+
+
+def _recheck(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
+    """After the write: undo what a concurrent removal missed, by asking SQL what is gone."""
     written = {item.activity_id for _, item in entries}
     with rt.transaction() as session:
         gone = written - activities.existing_ids(session, written)
@@ -122,20 +137,26 @@ def write_chunk(rt: Runtime, request: ChunkRequest) -> None:
     """The body of ``tweetfeed.fanout_chunk``: one activity into a list of feeds, in Redis
     alone unless the chunk is ``direct`` (a broadcast's).
 
-    A chunk that carries its activity's score reads nothing before writing: an activity
-    removed meanwhile is taken back out by the re-check that follows every write.
+    A chunk of followers that carries its activity's score writes straight to Redis: no SQL
+    at all, unless the record of removals cannot vouch for the chunk's age (see ``_write``).
     """
+    if request.score is not None and not request.direct:
+        item = Item(request.score, request.activity_id)
+        planned = None if request.planned is None else request.planned / 1000
+        cache = copies.cache(rt)
+        if cache is None or not cache.write_one(request.feeds, item, planned):
+            _recheck(rt, [(feed, item) for feed in request.feeds])
+        return
     with rt.transaction() as session:
         if request.score is not None:
-            item: Item | None = Item(request.score, request.activity_id)
+            found: Item | None = Item(request.score, request.activity_id)
         else:
-            found = activities.load(session, [request.activity_id]).get(request.activity_id)
-            item = found.item if found is not None else None
-        if item is not None:
-            entries = [(feed, item) for feed in request.feeds]
-            deliver(
-                rt, session, Delivery(entries=entries) if request.direct else Delivery(fans=entries)
-            )
+            record = activities.load(session, [request.activity_id]).get(request.activity_id)
+            found = record.item if record is not None else None
+        if found is not None:
+            entries = [(feed, found) for feed in request.feeds]
+            delivery = Delivery(entries=entries) if request.direct else Delivery(fans=entries)
+            deliver(rt, session, delivery, inline=False)
 
 
 def holders(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str, int]]:
@@ -156,5 +177,5 @@ def remove(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str,
     copies.rows(rt, session).remove_activities(ids)
     activities.delete_ids(session, ids)
     hydrated.forget(rt, activities=ids)
-    copies.cache_remove(rt, pairs)
+    copies.cache_remove(rt, pairs, ids)
     return pairs

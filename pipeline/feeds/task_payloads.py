@@ -177,13 +177,14 @@ class BroadcastRequest:
 @dataclass(frozen=True, slots=True)
 class ChunkRequest:
     """The internal ``fanout_chunk`` payload: one activity (with its score, when the sender
-    knows it), a list of feeds, and whether they are its direct addressees (a broadcast's)
-    rather than followers."""
+    knows it), a list of feeds, whether they are its direct addressees (a broadcast's) rather
+    than followers, and when the chunk was planned (epoch ms, optional)."""
 
     activity_id: int
     feeds: list[str]
     direct: bool = False
     score: int | None = None
+    planned: int | None = None
 
     @classmethod
     def parse(cls, payload: Any) -> ChunkRequest:
@@ -193,12 +194,13 @@ class ChunkRequest:
             and isinstance(payload.get("feeds"), list)
             and isinstance(payload.get("direct", False), bool)
             and type(payload.get("score", 0)) is int
+            and type(payload.get("planned", 0)) is int
         ):
             raise PayloadError(
                 "expected {'activity_id': int, 'feeds': [feed ids], 'direct': bool (optional),"
-                " 'score': int (optional)}"
+                " 'score': int (optional), 'planned': epoch ms (optional)}"
             )
         return cls(
             payload["activity_id"], payload["feeds"], payload.get("direct", False),
-            payload.get("score"),
+            payload.get("score"), payload.get("planned"),
         )  # fmt: skip

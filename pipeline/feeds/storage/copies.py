@@ -7,6 +7,7 @@ SQL holds the rows of items written to a feed directly and derives feeds that fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 from sqlalchemy.orm import Session
@@ -50,7 +51,7 @@ def cache(rt: Runtime) -> RedisFeedStore | None:
     """The Redis feeds, or None when feeds are read from SQL (FEED_BACKEND=sql)."""
     if rt.settings.feed_backend != "redis":
         return None
-    return RedisFeedStore(rt.redis, max_length(rt))
+    return RedisFeedStore(rt.redis, max_length(rt), rt.settings.removal_memory_seconds)
 
 
 def cache_add(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
@@ -60,8 +61,9 @@ def cache_add(rt: Runtime, entries: list[tuple[str, Item]]) -> None:
         rt.after_commit(partial(redis.add, entries))
 
 
-def cache_remove(rt: Runtime, entries: list[tuple[str, int]]) -> None:
-    """Drop ``entries`` from the Redis feeds once the open transaction commits."""
+def cache_remove(rt: Runtime, entries: list[tuple[str, int]], removed: Sequence[int] = ()) -> None:
+    """Drop ``entries`` from the Redis feeds once the open transaction commits; ``removed``
+    are activities deleted for good, recorded so that a late write of one is refused."""
     redis = cache(rt)
-    if redis is not None and entries:
-        rt.after_commit(partial(redis.remove, entries))
+    if redis is not None and (entries or removed):
+        rt.after_commit(partial(redis.remove, entries, list(removed)))

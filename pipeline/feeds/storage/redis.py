@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pipeline.feeds import ids
@@ -12,28 +13,58 @@ from pipeline.feeds.storage.base import Item, MaxLength, by_feed
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
 
-# ARGV: the feeds' max length, then a score and an activity id per key, or just one score and
-# activity id for every key (a fan-out chunk: one activity, many feeds). Members are padded
-# here rather than in Python: fewer bytes to build and send for every feed write.
+# Removed activities, kept for a while so that a late write of one is refused (a sorted set:
+# member the activity, score the removal in ms), and since when they have been kept (ms): a
+# Redis that lost its data has forgotten the removals before that.
+REMOVED = "tweetfeed:removed"
+REMOVED_SINCE = "tweetfeed:removed:since"
+
+# ARGV: the feeds' max length, when the write was planned (ms, -1: unknown), how old a planned
+# write may be for the removal record to cover it (ms), then a score and an activity id per
+# key, or just one score and activity id for every key (a fan-out chunk: one activity, many
+# feeds). An activity the record holds is not written. Returns 1 when the record covers every
+# removal since the write was planned, 0 when the caller must look in SQL instead. Members are
+# padded here rather than in Python: fewer bytes to build and send for every feed write.
 _ADD = (
     """
 local keep = -(tonumber(ARGV[1]) + 1)
 local width = '%0"""
     + str(ids.MEMBER_WIDTH)
     + """d'
-if #ARGV == 3 then
-  local score, member = ARGV[2], string.format(width, tonumber(ARGV[3]))
-  for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, score, member)
-    redis.call('ZREMRANGEBYRANK', key, 0, keep)
+local planned, window = tonumber(ARGV[2]), tonumber(ARGV[3])
+local since = tonumber(redis.call('GET', '"""
+    + REMOVED_SINCE
+    + """') or '-1')
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local covered = since >= 0 and planned >= since and now - planned < window
+local gone = {}
+local function removed(member)
+  if gone[member] == nil then
+    gone[member] = redis.call('ZSCORE', '"""
+    + REMOVED
+    + """', member) ~= false
   end
-  return #KEYS
+  return gone[member]
+end
+if #ARGV == 5 then
+  local score, member = ARGV[4], string.format(width, tonumber(ARGV[5]))
+  if not removed(member) then
+    for _, key in ipairs(KEYS) do
+      redis.call('ZADD', key, score, member)
+      redis.call('ZREMRANGEBYRANK', key, 0, keep)
+    end
+  end
+  return covered and 1 or 0
 end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, ARGV[2 * i], string.format(width, tonumber(ARGV[2 * i + 1])))
-  redis.call('ZREMRANGEBYRANK', key, 0, keep)
+  local member = string.format(width, tonumber(ARGV[2 * i + 3]))
+  if not removed(member) then
+    redis.call('ZADD', key, ARGV[2 * i + 2], member)
+    redis.call('ZREMRANGEBYRANK', key, 0, keep)
+  end
 end
-return #KEYS
+return covered and 1 or 0
 """
 )
 
@@ -84,45 +115,97 @@ def _items(flat: list[Any]) -> list[Item]:
 class RedisFeedStore:
     """Feeds as Redis sorted sets: members are zero-padded activity ids, scores milliseconds."""
 
-    def __init__(self, redis: Any, max_length: MaxLength) -> None:
+    def __init__(self, redis: Any, max_length: MaxLength, removal_memory: float = 3600.0) -> None:
         self.redis = redis
         self.max_length = max_length
+        self.removal_memory = removal_memory
         self._add = redis.register_script(_ADD)
         self._page = redis.register_script(_PAGE)
 
     def add(self, entries: Sequence[tuple[str, Item]]) -> None:
-        """Every entry in one round trip: a pipeline of Lua calls, each ZADD then trim."""
-        if not entries:
-            return
+        self.write(entries, None)
+
+    def write(self, entries: Sequence[tuple[str, Item]], planned: float | None) -> bool:
+        """Every entry in one round trip: a pipeline of Lua calls, each ZADD then trim, except
+        for activities removed lately, which are left out.
+
+        ``planned`` is when the write was decided (epoch seconds). Returns True when the
+        removal record covers every removal since then, so nothing written can belong to an
+        activity removed meanwhile; False when that must be checked in SQL (a write planned
+        before Redis started keeping the record, or too long ago, or never said).
+        """
         by_length: dict[int, list[tuple[str, Item]]] = defaultdict(list)
+        length = self._length_of()
         for entry in entries:
-            by_length[self.max_length(entry[0])].append(entry)
+            by_length[length(entry[0])].append(entry)
         calls: list[tuple[list[str], list[Any]]] = []
-        for length, same in by_length.items():
+        for kept, same in by_length.items():
             for start in range(0, len(same), SCRIPT_BATCH):
                 part = same[start : start + SCRIPT_BATCH]
-                args: list[Any] = [length]
-                items = {item for _, item in part}
-                if len(items) == 1:
-                    (item,) = items
-                    args += (item.score, item.activity_id)
+                first = part[0][1]
+                if all(item == first for _, item in part):
+                    items: list[Any] = [first.score, first.activity_id]
                 else:
-                    for _, item in part:
-                        args += (item.score, item.activity_id)
-                calls.append(([ids.PREFIX + f for f, _ in part], args))
+                    items = [x for _, item in part for x in (item.score, item.activity_id)]
+                calls.append(([ids.PREFIX + f for f, _ in part], [kept, *items]))
+        return self._run(calls, planned)
+
+    def write_one(self, feeds: Sequence[str], item: Item, planned: float | None) -> bool:
+        """:meth:`write` of one item into every one of ``feeds`` (a fan-out chunk)."""
+        by_length: dict[int, list[str]] = defaultdict(list)
+        length = self._length_of()
+        for feed in feeds:
+            by_length[length(feed)].append(ids.PREFIX + feed)
+        calls = [
+            (keys[start : start + SCRIPT_BATCH], [kept, item.score, item.activity_id])
+            for kept, keys in by_length.items()
+            for start in range(0, len(keys), SCRIPT_BATCH)
+        ]
+        return self._run(calls, planned)
+
+    def _length_of(self) -> Callable[[str], int]:
+        """``max_length``, asked once per feed type (it depends on the slug alone)."""
+        known: dict[str, int] = {}
+
+        def length(feed: str) -> int:
+            kind = feed.partition(":")[0]
+            found = known.get(kind)
+            if found is None:
+                found = known[kind] = self.max_length(feed)
+            return found
+
+        return length
+
+    def _run(self, calls: list[tuple[list[str], list[Any]]], planned: float | None) -> bool:
+        if not calls:
+            return True
+        head = [-1 if planned is None else int(planned * 1000), int(self.removal_memory * 500)]
         if len(calls) == 1:
             # One call needs no pipeline, whose every execute first asks SCRIPT EXISTS.
-            self._add(keys=calls[0][0], args=calls[0][1])
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, args in calls:
-            self._add(keys=keys, args=args, client=pipe)
-        pipe.execute()
+            keys, (kept, *items) = calls[0]
+            covered = [self._add(keys=keys, args=[kept, *head, *items])]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            for keys, (kept, *items) in calls:
+                self._add(keys=keys, args=[kept, *head, *items], client=pipe)
+            covered = pipe.execute()
+        if all(covered):
+            return True
+        # From now on, removals are recorded: later writes can rely on the record.
+        self.redis.set(REMOVED_SINCE, int(time.time() * 1000), nx=True)
+        return False
 
-    def remove(self, entries: Sequence[tuple[str, int]]) -> None:
-        if not entries:
+    def remove(self, entries: Sequence[tuple[str, int]], removed: Sequence[int] = ()) -> None:
+        """Take ``entries`` out of their feeds. ``removed`` are activities deleted for good:
+        they are recorded first, so that a write of one that comes later is refused."""
+        if not entries and not removed:
             return
         pipe = self.redis.pipeline(transaction=False)
+        if removed:
+            now = int(time.time() * 1000)
+            pipe.set(REMOVED_SINCE, now, nx=True)
+            pipe.zadd(REMOVED, {ids.member(i): now for i in removed})
+            pipe.zremrangebyscore(REMOVED, "-inf", now - int(self.removal_memory * 1000))
         for feed, members in by_feed(entries).items():
             pipe.zrem(ids.redis_key(feed), *map(ids.member, members))
         pipe.execute()

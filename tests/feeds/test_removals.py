@@ -1,0 +1,116 @@
+"""A fan-out chunk that arrives after its activity was removed writes nothing: Redis remembers
+removals for a while and the write script refuses them, so a chunk needs no SQL; when that
+record cannot vouch for the chunk (too old, or Redis lost it), SQL is asked instead."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from pipeline.feeds import fanout, ids, manager
+from pipeline.feeds.task_payloads import ChunkRequest, RemoveRequest, activity_row
+from pipeline.runtime import Runtime
+from pipeline.settings import Settings
+from tests.conftest import Database
+
+pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+
+FOLLOWERS = [f"timeline:{n}" for n in range(5)]
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def runtime(db: Database, redis: Any) -> Runtime:
+    return Runtime(db.sessions, redis, replace(Settings(), removal_memory_seconds=600))
+
+
+def stored(rt: Runtime, foreign_id: str) -> ChunkRequest:
+    """An activity by user:1 (nobody follows it yet) and the chunk a fan-out would send."""
+    row = activity_row({"actor": "user:1", "verb": "tweet", "object": foreign_id,
+                        "foreign_id": foreign_id})  # fmt: skip
+    activity_id = manager.add_activity(rt, row)
+    with rt.transaction() as session:
+        (activity,) = fanout.activities.load(session, [activity_id]).values()
+    planned = int(time.time() * 1000)
+    return ChunkRequest(activity_id, FOLLOWERS, score=activity.score, planned=planned)
+
+
+def holding(rt: Runtime, activity_id: int) -> list[str]:
+    member = ids.member(activity_id)
+    return [f for f in FOLLOWERS if rt.redis.zscore(ids.redis_key(f), member) is not None]
+
+
+def test_a_chunk_of_a_live_activity_is_written_without_a_word_to_sql(
+    db: Database, redis_client: Any
+) -> None:
+    rt = runtime(db, redis_client)
+    chunk = stored(rt, "tweet:1")
+    with statements(db) as seen:
+        fanout.write_chunk(rt, chunk)
+    assert holding(rt, chunk.activity_id) == FOLLOWERS
+    assert seen == []
+
+
+def test_a_chunk_that_arrives_after_its_activity_was_removed_writes_nothing(
+    db: Database, redis_client: Any
+) -> None:
+    rt = runtime(db, redis_client)
+    chunk = stored(rt, "tweet:2")
+    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:2", activity_id=None))
+    with statements(db) as seen:
+        fanout.write_chunk(rt, chunk)
+    assert holding(rt, chunk.activity_id) == []
+    assert seen == [], "the record of removals answered; SQL was not needed"
+
+
+@pytest.mark.parametrize("why", ["planned too long ago", "Redis lost its data"])
+def test_when_the_record_cannot_vouch_for_a_chunk_sql_takes_back_a_removed_activity(
+    db: Database, redis_client: Any, why: str
+) -> None:
+    rt = runtime(db, redis_client)
+    chunk = stored(rt, "tweet:3")
+    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:3", activity_id=None))
+    if why == "Redis lost its data":
+        redis_client.flushdb()
+    else:
+        old = chunk.planned is not None and chunk.planned - 301_000  # over half the memory
+        chunk = replace(chunk, planned=int(old))
+        # The removal itself is forgotten too, as it would be once the memory has passed.
+        redis_client.delete("tweetfeed:removed")
+    with statements(db) as seen:
+        fanout.write_chunk(rt, chunk)
+    assert holding(rt, chunk.activity_id) == []
+    assert seen, "SQL was asked"
+
+
+def test_a_removal_is_remembered_only_for_the_configured_time(
+    db: Database, redis_client: Any
+) -> None:
+    rt = runtime(db, redis_client)
+    first = stored(rt, "tweet:4")
+    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:4", activity_id=None))
+    assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is not None
+    # Backdate it past the memory: the next removal trims it away.
+    redis_client.zadd("tweetfeed:removed", {ids.member(first.activity_id): 1})
+    stored(rt, "tweet:5")
+    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:5", activity_id=None))
+    assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is None
+    assert redis_client.zcard("tweetfeed:removed") == 1
