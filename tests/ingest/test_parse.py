@@ -156,3 +156,122 @@ def test_lines_marked_truncated_by_the_listener_are_dead_lettered_unparsed() -> 
                         max_line_bytes=1000)  # fmt: skip
     assert batch.dead[0][0] == "oversize line: 10000000 bytes, over TWEETFEED_MAX_LINE_BYTES"
     assert list(batch.tweets) == [5]
+
+
+def test_v1_rows_carry_the_hashtags_mentions_and_references_of_their_json() -> None:
+    for name in (V1_STREAM, V1_EXAMPLES):
+        batch = parse_lines(lines_of(name), False)
+        for message in json_lines(real_fixture(name)):
+            if "retweeted_status" in message:
+                continue
+            record = batch.tweets[int(message["id_str"])]
+            entities = message.get("extended_tweet", message)["entities"]
+            tags = [h["text"].casefold() for h in entities["hashtags"]]
+            assert record.hashtags == tuple(dict.fromkeys(tags))
+            assert record.mentions == tuple(
+                dict.fromkeys(int(m["id_str"]) for m in entities["user_mentions"])
+            )
+            reply_to = message["in_reply_to_status_id_str"]
+            assert record.row["in_reply_to_id"] == (int(reply_to) if reply_to else None)
+            assert record.row["author_id"] == int(message["user"]["id_str"])
+            assert record.row["lang"] == message["lang"]
+            user = batch.users[record.row["author_id"]]
+            assert user["screen_name"] == message["user"]["screen_name"]
+            assert user["followers_count"] == message["user"]["followers_count"]
+
+
+def test_the_payload_is_the_tweets_json_object_decoded_when_asked() -> None:
+    lines = lines_of(V1_EXAMPLES)
+    batch = parse_lines(lines, True)
+    by_id = {int(orjson.loads(line)["id_str"]): line for line in lines}
+    embedded = 0
+    for record in batch.tweets.values():
+        if not record.embedded:
+            assert record.source is record.row["raw"] is by_id[record.id]
+            assert record.payload == orjson.loads(by_id[record.id])
+            continue
+        # An embedded tweet keeps the bytes of its object in the line it came in.
+        embedded += 1
+        assert any(record.row["raw"] in line for line in lines)
+        assert record.payload == orjson.loads(record.row["raw"])
+        assert int(record.payload["id_str"]) == record.id
+    assert embedded == len(batch.tweets) - len(parse_lines(lines, False).tweets) > 0
+
+
+def test_invalid_utf8_is_dead_lettered_even_in_a_field_the_parser_skips() -> None:
+    line = orjson.dumps({**TWEET, "source": "web"}).replace(b'"web"', b'"w\xc3\x28b"')
+    batch = parse_lines([line], False)
+    assert not batch.tweets
+    assert batch.dead[0][0].startswith("invalid UTF-8")
+
+
+def _big(message: dict[str, object], value: int) -> bytes:
+    """``message`` as JSON with its "BIG" value replaced by ``value`` (orjson stops at 64 bits)."""
+    return orjson.dumps(message).replace(b'"BIG"', str(value).encode())
+
+
+V2_TWEET = {"id": "7", "author_id": "9", "text": "hi", "created_at": "2021-01-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        (orjson.dumps({**TWEET, "id_str": str(2**63)}), "v1 tweet 'id' 9223372036854775808"),
+        (_big({**TWEET, "id_str": None, "id": "BIG"}, 2**64), "v1 tweet 'id' 18446744073709551616"),
+        (orjson.dumps({**TWEET, "id_str": "-5"}), "v1 tweet 'id' -5"),
+        (
+            orjson.dumps({**TWEET, "user": {"id_str": str(2**63), "screen_name": "nine"}}),
+            "v1 tweet 'user' 'id'",
+        ),
+        (
+            orjson.dumps({**TWEET, "entities": {"user_mentions": [{"id": 2**63}]}}),
+            "v1 mention 'id'",
+        ),
+        (
+            _big({**TWEET, "in_reply_to_status_id": "BIG"}, 2**70),
+            "v1 tweet 'in_reply_to_status_id'",
+        ),
+        (orjson.dumps({"delete": {"status": {"id": 2**63}}}), "v1 delete 'status' 'id'"),
+        (orjson.dumps({"data": {**V2_TWEET, "id": str(2**63)}}), "v2 tweet 'id'"),
+        (orjson.dumps({"data": {**V2_TWEET, "author_id": "-1"}}), "v2 tweet 'author_id' -1"),
+    ],
+)
+def test_ids_that_do_not_fit_a_signed_64_bit_integer_are_dead_lettered(
+    line: bytes, field: str
+) -> None:
+    batch = parse_lines([line], False)
+    assert not batch.tweets and not batch.deletes and not batch.users
+    ((reason, payload),) = batch.dead
+    assert reason.startswith(f"wrong shape: {field}")
+    assert "out of range: ids run from 0 to 2**63 - 1" in reason
+    assert payload == line
+
+
+def test_the_largest_signed_64_bit_id_is_kept() -> None:
+    largest = 2**63 - 1
+    v1 = orjson.dumps({**TWEET, "id": largest, "id_str": str(largest)})
+    v2 = orjson.dumps({"data": {**V2_TWEET, "id": str(largest - 1)}})
+    assert set(parse_lines([v1, v2], False).tweets) == {largest, largest - 1}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (orjson.dumps({**TWEET, "lang": 5}),
+         "wrong shape: Expected `str | null`, got `int` - at `$.lang`"),
+        (orjson.dumps({**TWEET, "retweeted_status": {**TWEET, "user": {"id": 3}}}),
+         "wrong shape: Object missing required field `screen_name` - at `$.retweeted_status.user`"),
+        (orjson.dumps({**TWEET, "retweeted_status": "5"}),
+         "wrong shape: Expected `object`, got `str` - at `$.retweeted_status`"),
+    ],
+)  # fmt: skip
+def test_a_field_of_the_wrong_type_is_named_with_its_path(line: bytes, reason: str) -> None:
+    ((got, _),) = parse_lines([line], False).dead
+    assert got == reason
+
+
+def test_a_number_beyond_a_double_in_a_field_the_parser_skips_still_gives_a_payload() -> None:
+    line = orjson.dumps({**TWEET, "score": "HUGE"}).replace(b'"HUGE"', b"1e400")
+    (record,) = parse_lines([line], False).tweets.values()
+    assert record.row["raw"] == line
+    assert record.payload["score"] == float("inf")

@@ -5,29 +5,61 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 import orjson
+from msgspec import UNSET
 
 from pipeline.ingest.parse import v1, v2
 from pipeline.ingest.parse.records import LineResult, ParsedBatch, ShapeError
+from pipeline.ingest.parse.schema import MESSAGE, Message
 
 DEAD_LETTER_SAMPLE = 64 << 10
 
+# What a bad value raises in the parsers, beyond ShapeError (a ValueError).
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+                 RecursionError)  # fmt: skip
 
-def _classify(message: Any, line: bytes, capture: bool, out: LineResult) -> None:
+
+def _decode(line: bytes) -> Message | dict[str, Any]:
+    """The line as a ``Message``; as a dict if it is a v2 message (``v2`` reads those whole)."""
+    # v2 lines (stream messages, search pages) start so: no need to scan them for their keys.
+    message = None if line.startswith(b'{"data":') else MESSAGE.decode(line)
+    if message is None or message.data is not UNSET or message.errors is not UNSET:
+        whole: dict[str, Any] = orjson.loads(line)
+        return whole
+    if not line.isascii():
+        line.decode()  # msgspec skips the fields it does not read without checking their UTF-8
+    return message
+
+
+def _undecodable(line: bytes, error: Exception) -> str:
+    """Why ``line`` could not be decoded, in orjson's words when it is not JSON at all."""
+    try:
+        message = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        kind = "invalid UTF-8" if "UTF-8" in str(exc) else "invalid JSON"
+        return f"{kind}: {exc}"
     if not isinstance(message, dict):
-        raise ShapeError(f"expected a JSON object, got {type(message).__name__}")
-    if "data" in message:
-        v2.parse_message(message, line, capture, out)
-    elif "errors" in message:
-        v2.parse_errors(message, out)
-    elif "delete" in message:
-        v1.parse_delete(message, out)
+        return f"wrong shape: expected a JSON object, got {type(message).__name__}"
+    return f"wrong shape: {error}"  # msgspec's message names the field: "... - at `$.user.id`"
+
+
+def _classify(
+    message: Message | dict[str, Any], line: bytes, capture: bool, out: LineResult
+) -> None:
+    if isinstance(message, dict):
+        if "data" in message:
+            v2.parse_message(message, line, capture, out)
+        else:
+            v2.parse_errors(message, out)
+    elif message.delete is not UNSET:
+        v1.parse_delete(message.delete, message, out)
     elif v1.is_tweet(message):
         v1.parse_tweet(message, line, capture, out, embedded=False)
     else:
-        notice = next((k for k in v1.NOTICES if k in message), None)
+        notice = v1.notice(message)
         if notice is None:
-            keys = ", ".join(sorted(message)[:8]) or "none"
+            keys = ", ".join(sorted(orjson.loads(line))[:8]) or "none"
             raise ShapeError(f"not a tweet, delete, notice or v2 message (keys: {keys})")
         out.notices.append(notice)
 
@@ -35,16 +67,15 @@ def _classify(message: Any, line: bytes, capture: bool, out: LineResult) -> None
 def parse_line(line: bytes, capture: bool) -> LineResult:
     """Parse one line; raise ValueError with a reason a person can act on."""
     try:
-        message = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        kind = "invalid UTF-8" if "UTF-8" in str(exc) else "invalid JSON"
-        raise ValueError(f"{kind}: {exc}") from None
+        message = _decode(line)
+    except (msgspec.DecodeError, ValueError, RecursionError) as exc:  # orjson's too, bad UTF-8
+        raise ValueError(_undecodable(line, exc)) from None
     out = LineResult()
     try:
         _classify(message, line, capture, out)
     except ShapeError as exc:
         raise ValueError(f"wrong shape: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+    except _SHAPE_ERRORS as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ValueError(f"wrong shape: {type(exc).__name__}: {detail}") from None
     return out

@@ -2,30 +2,60 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
+
+# Ids go into BIGINT columns: 0 to 2**63 - 1.
+ID_LIMIT = 2**63
 
 
 class ShapeError(ValueError):
     """A JSON value that is not any message this pipeline knows."""
 
 
+def fit_id(value: int, what: str, key: str) -> int:
+    """``value`` if it can be a tweet or user id; else a ShapeError naming ``what``'s ``key``."""
+    if 0 <= value < ID_LIMIT:
+        return value
+    raise ShapeError(f"{what} '{key}' {value} is out of range: ids run from 0 to 2**63 - 1")
+
+
 @dataclass(slots=True)
 class TweetRecord:
-    """One tweet to store: its row, its children, and where it came from."""
+    """One tweet to store: its row, its children, and where it came from.
+
+    ``source`` is the tweet's JSON object: its bytes (decoded only when ``payload`` is read) or,
+    from a parser that decoded it whole anyway, the object itself.
+    """
 
     row: dict[str, Any]
     hashtags: tuple[str, ...]
     mentions: tuple[int, ...]
     rules: tuple[str, ...]
     embedded: bool
-    payload: dict[str, Any]
+    source: bytes | dict[str, Any]
     terms: tuple[int, ...] = ()
 
     @property
     def id(self) -> int:
         return int(self.row["id"])
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The tweet's JSON object, decoded (again, on each read) from ``source``."""
+        source = self.source
+        if not isinstance(source, bytes):
+            return source
+        try:
+            decoded: dict[str, Any] = orjson.loads(source)
+        except orjson.JSONDecodeError:
+            # A number beyond a double (1e400) in a field msgspec skipped: orjson refuses it.
+            decoded = json.loads(source)
+        return decoded
 
 
 @dataclass(slots=True)

@@ -7,14 +7,22 @@ from typing import Any
 
 import orjson
 
-from pipeline.ingest.parse.records import LineResult, ShapeError, TweetRecord
+from pipeline.ingest.parse.records import LineResult, ShapeError, TweetRecord, fit_id
 from pipeline.ingest.parse.v1 import STUB
 from pipeline.times import from_iso
+
+
+def _id(value: Any, what: str, key: str) -> int:
+    return fit_id(int(value), what, key)
 
 
 def _text(tweet: dict[str, Any]) -> str:
     note = tweet.get("note_tweet")
     return str(note["text"] if note else tweet["text"])
+
+
+def _ref(refs: dict[str, Any], kind: str) -> int | None:
+    return _id(refs[kind], "v2 referenced tweet", "id") if kind in refs else None
 
 
 def _entities(tweet: dict[str, Any]) -> dict[str, Any]:
@@ -25,7 +33,7 @@ def _entities(tweet: dict[str, Any]) -> dict[str, Any]:
 def _user_row(user: dict[str, Any], seen_at: datetime) -> dict[str, Any]:
     metrics = user.get("public_metrics") or {}
     return {
-        "id": int(user["id"]),
+        "id": _id(user["id"], "v2 user", "id"),
         "screen_name": user["username"],
         "name": user.get("name"),
         "description": user.get("description"),
@@ -70,16 +78,16 @@ def _tweet(
     for mention in entities.get("mentions", ()):
         user_id = mention.get("id") or inc.user_ids.get(mention.get("username", "").casefold())
         if user_id is not None:
-            mentions.append(int(user_id))
+            mentions.append(_id(user_id, "v2 mention", "id"))
     row = {
-        "id": int(tweet["id"]),
-        "author_id": int(tweet["author_id"]),
+        "id": _id(tweet["id"], "v2 tweet", "id"),
+        "author_id": _id(tweet["author_id"], "v2 tweet", "author_id"),
         "text": text,
         "created_at": from_iso(tweet["created_at"]),
         "lang": tweet.get("lang"),
-        "in_reply_to_id": int(refs["replied_to"]) if "replied_to" in refs else None,
-        "retweeted_id": int(refs["retweeted"]) if "retweeted" in refs else None,
-        "quoted_id": int(refs["quoted"]) if "quoted" in refs else None,
+        "in_reply_to_id": _ref(refs, "replied_to"),
+        "retweeted_id": _ref(refs, "retweeted"),
+        "quoted_id": _ref(refs, "quoted"),
         "source_format": "v2",
         "raw": raw if raw is not None else orjson.dumps(tweet),
     }
@@ -92,7 +100,7 @@ def _tweet(
             mentions=tuple(dict.fromkeys(mentions)),
             rules=rules,
             embedded=embedded,
-            payload=tweet,
+            source=tweet,
             terms=terms,
         )
     )
@@ -106,8 +114,12 @@ def parse_message(message: dict[str, Any], line: bytes, capture: bool, out: Line
         event_at = data["delete"].get("event_at")
         out.deletes.append(
             {
-                "tweet_id": int(tweet["id"]),
-                "user_id": int(tweet["author_id"]) if tweet.get("author_id") else None,
+                "tweet_id": _id(tweet["id"], "v2 delete 'tweet'", "id"),
+                "user_id": (
+                    _id(tweet["author_id"], "v2 delete 'tweet'", "author_id")
+                    if tweet.get("author_id")
+                    else None
+                ),
                 "deleted_at": from_iso(event_at) if event_at else None,
             }
         )
