@@ -61,7 +61,7 @@ end
 
 # A page of a Redis feed (as storage.redis pages it) and everything cached for it, or 'slow'
 # when the page needs SQL: a celebrity to merge, a feed to rebuild, a cursor the feed lacks.
-_PAGE = (
+PAGE_SCRIPT = _PAGE = (
     _HYDRATE
     + CURSOR_PAGE
     + """
@@ -164,6 +164,26 @@ def _lookup(reply: list[Any]) -> Lookup | None:
     return Lookup(epochs, items, objects)
 
 
+def page_call(
+    feed: str, limit: int, offset: int, mode: str, cursor: int | None
+) -> tuple[list[str], list[Any]]:
+    """The keys and arguments of :data:`PAGE_SCRIPT` for :meth:`HydratedCache.page`."""
+    member = ids.member(cursor) if cursor is not None else ""
+    return [ids.redis_key(feed), ids.CELEBRITIES], [
+        PREFIX,
+        limit,
+        offset,
+        mode,
+        member,
+        ids.CELEBRITY_SENTINEL,
+    ]
+
+
+def page_reply(reply: list[Any]) -> Lookup | None:
+    """What :data:`PAGE_SCRIPT` answered, as :meth:`HydratedCache.page` returns it."""
+    return _lookup(reply)
+
+
 class HydratedCache:
     """The cache's scripts on one Redis client."""
 
@@ -180,9 +200,8 @@ class HydratedCache:
     ) -> Lookup | None:
         """A page of ``feed`` (mode newest, before or after the cursor) with its cached JSON;
         None when only the SQL path can tell the page."""
-        member = ids.member(cursor) if cursor is not None else ""
-        args = [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL]
-        return _lookup(self._page(keys=[ids.redis_key(feed), ids.CELEBRITIES], args=args))
+        keys, args = page_call(feed, limit, offset, mode, cursor)
+        return _lookup(self._page(keys=keys, args=args))
 
     def lookup(self, items: Iterable[tuple[int, int]]) -> Lookup:
         """The cached JSON of items already paged: (activity id, score) pairs."""

@@ -13,7 +13,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings, get_settings
 from pipeline.web import admin_api, feeds_api
 from pipeline.web.deps import Web, WebDep
-from pipeline.web.fast import CachedFeeds
+from pipeline.web.fast import CachedFeedsApp
 from pipeline.web.render import environment
 
 
@@ -23,7 +23,7 @@ def create_app(
     """The ASGI app. ``bind_host`` is the address the server listens on (for the write rule)."""
     settings = settings or get_settings()
     rt = rt or Runtime.from_settings(settings)
-    app = FastAPI(
+    app = CachedFeedsApp(
         title="tweetfeed",
         version="0.1.0",
         description="Status, feeds, filter terms and follows of a tweetfeed pipeline.",
@@ -33,7 +33,6 @@ def create_app(
     if settings.celery_broker_url != settings.redis_url:
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
     app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
-    app.add_middleware(CachedFeeds)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
 

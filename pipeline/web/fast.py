@@ -1,4 +1,4 @@
-"""The hot path of the feed API, under FastAPI: ``GET /api/feeds/{slug}/{key}`` of a flat feed
+"""The hot path of the feed API, ahead of FastAPI: ``GET /api/feeds/{slug}/{key}`` of a flat feed
 whose page the hydrated cache holds whole is answered from one Redis round trip, without
 FastAPI's routing and parameter machinery (most of a cached page's cost).
 
@@ -13,7 +13,11 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pipeline.feeds import ids
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from pipeline.feeds import hydrated, ids
+from pipeline.feeds.pages import ready
 from pipeline.feeds.read import FlatFeed
 from pipeline.web.deps import Web
 from pipeline.web.feeds_api import (
@@ -50,39 +54,57 @@ def _params(query: bytes) -> dict[str, str] | None:
     return found
 
 
-def cached_body(web: Web, path: str, query: bytes) -> bytes | None:
+class Pages:
+    """:data:`hydrated.PAGE_SCRIPT` on an asyncio Redis client of this process, so the event
+    loop serves other requests while Redis answers."""
+
+    def __init__(self, sync: Any) -> None:
+        """On the same server and database as the runtime's client ``sync``."""
+        kwargs = sync.connection_pool.connection_kwargs
+        where = {"unix_socket_path": kwargs["path"]} if "path" in kwargs else {
+            "host": kwargs.get("host", "localhost"), "port": kwargs.get("port", 6379)}  # fmt: skip
+        self.redis = aioredis.Redis(
+            **where, db=kwargs.get("db", 0), username=kwargs.get("username"),
+            password=kwargs.get("password"),
+        )  # fmt: skip
+        self.script = self.redis.register_script(hydrated.PAGE_SCRIPT)
+
+
+async def cached_body(web: Web, pages: Pages, path: str, query: bytes) -> bytes | None:
     """The response body for a cached page of a flat feed, or None to let the app answer."""
     match = PATH.fullmatch(path)
     params = _params(query) if match else None
-    if match is None or params is None:
+    if match is None or params is None or hydrated.for_reads(web.rt) is None:
         return None
     name = f"{match[1]}:{match[2]}"
     if ids.feed_type(name) is not ids.FeedType.FLAT:
         return None
-    feed = FlatFeed(name, web.rt)
     limit = int(params.get("limit", DEFAULT_LIMIT))
     before, after = params.get("before"), params.get("after")
-    page = feed.cached_page(
-        limit,
-        before=None if before is None else int(before),
-        after=None if after is None else int(after),
-    )
-    return None if page is None else flat_json(feed, page, limit)
+    mode = "before" if before is not None else "after" if after is not None else "newest"
+    cursor = before if before is not None else after
+    keys, args = hydrated.page_call(name, limit, 0, mode, None if cursor is None else int(cursor))
+    found = hydrated.page_reply(await pages.script(keys=keys, args=args))
+    page = ready(found) if found is not None else None
+    return None if page is None else flat_json(FlatFeed(name, web.rt), page, limit)
 
 
-class CachedFeeds:
-    """Pure ASGI middleware: serves :func:`cached_body` hits, passes everything else on."""
+class CachedFeedsApp(FastAPI):
+    """The FastAPI app, answering :func:`cached_body` hits before any of its middleware or
+    routing (most of a cached page's cost); every other request goes through it unchanged."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    _pages: Pages | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            body = cached_body(scope["app"].state.web, scope["path"], scope["query_string"])
+            web: Web = self.state.web
+            if self._pages is None:
+                self._pages = Pages(web.rt.redis)
+            body = await cached_body(web, self._pages, scope["path"], scope["query_string"])
             if body is not None:
                 headers = [(b"content-length", b"%d" % len(body)),
                            (b"content-type", b"application/json")]  # fmt: skip
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
-        await self.app(scope, receive, send)
+        await super().__call__(scope, receive, send)

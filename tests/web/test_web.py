@@ -3,6 +3,7 @@ a real worker: status, feeds, marks, terms, follows, auth, templates, and no sec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from schemathesis.errors import InvalidSchema
 from pipeline.control import apikeys
 from pipeline.store import deadletters
 from pipeline.store.engine import transaction
+from pipeline.web import fast
 from pipeline.web.app import create_app
 from tests.conftest import Pipeline
 from tests.helpers import wait_until
@@ -107,6 +109,12 @@ def test_a_cached_page_is_answered_as_the_api_route_answers_it(
             "/api/feeds/timeline/1", params={"limit": 2, "before": first["next_before"], "via": "x"}
         ).content
     )
+    # The hot path itself answered: it holds the page, byte for byte the route's.
+    state = web.app.state.web  # type: ignore[attr-defined]
+    hot_body = asyncio.run(
+        fast.cached_body(state, fast.Pages(state.rt.redis), "/api/feeds/timeline/1", b"limit=2")
+    )
+    assert hot_body == web.get("/api/feeds/timeline/1?limit=2&via=route").content
     with client_for(pipeline, read_cache_seconds=0) as plain:
         assert (
             plain.get("/api/feeds/timeline/1?limit=3").content
