@@ -123,3 +123,20 @@ def clean_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWEETFEED_")}
     env.update(overrides)
     return env
+
+
+@contextmanager
+def statements(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` runs inside the block."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

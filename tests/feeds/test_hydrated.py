@@ -4,13 +4,10 @@ at once; a value read before a commit is never cached after it; a lost feed is r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from pipeline.feeds import ids
 from pipeline.feeds.hydrated import HydratedCache
@@ -21,6 +18,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from tests.conftest import Database
 from tests.factories import line, v1_delete, v1_entities, v1_retweet, v1_tweet
+from tests.helpers import statements
 
 T0 = 1_700_000_000_000
 FEED = "hashtag:py"
@@ -45,20 +43,6 @@ def tagged(tweet_id: int, user: int, ms: int, **extra: Any) -> bytes:
                          entities=v1_entities(tags=("py",)), **extra))  # fmt: skip
 
 
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def page(rt: Runtime, limit: int = 25, **cursor: int) -> bytes:
     return FlatFeed(FEED, rt).read_page(limit, **cursor).json()
 
@@ -69,7 +53,7 @@ def test_a_cached_page_reads_no_sql_and_is_the_uncached_page(
     rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
     stored(rt, *(tagged(100 + n, 7 + n % 3, T0 + n * 1000) for n in range(8)))
     first = page(rt)
-    with statements(db) as seen:
+    with statements(db.engine) as seen:
         again = page(rt)
         older = page(rt, 3, before=FlatFeed(FEED, rt)[2].id)
         newer = page(rt, 2, after=FlatFeed(FEED, rt)[5].id)
@@ -156,7 +140,7 @@ def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
 
     first = retweets(rt)
     assert b'"object_data":null' in first, "the original is not stored"
-    with statements(db) as seen:
+    with statements(db.engine) as seen:
         assert retweets(rt) == first
     assert seen == [], "the missing original is cached as missing: no SQL"
     stored(rt, line(original))

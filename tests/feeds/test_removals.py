@@ -5,37 +5,21 @@ record cannot vouch for the chunk (too old, or Redis lost it), SQL is asked inst
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from pipeline.feeds import fanout, ids, manager
 from pipeline.feeds.task_payloads import ChunkRequest, RemoveRequest, activity_row
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from tests.conftest import Database
+from tests.helpers import statements
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 FOLLOWERS = [f"timeline:{n}" for n in range(5)]
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        seen.append(sql)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def runtime(db: Database, redis: Any) -> Runtime:
@@ -63,7 +47,7 @@ def test_a_chunk_of_a_live_activity_is_written_without_a_word_to_sql(
 ) -> None:
     rt = runtime(db, redis_client)
     chunk = stored(rt, "tweet:1")
-    with statements(db) as seen:
+    with statements(db.engine) as seen:
         fanout.write_chunk(rt, chunk)
     assert holding(rt, chunk.activity_id) == FOLLOWERS
     assert seen == []
@@ -75,7 +59,7 @@ def test_a_chunk_that_arrives_after_its_activity_was_removed_writes_nothing(
     rt = runtime(db, redis_client)
     chunk = stored(rt, "tweet:2")
     manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:2", activity_id=None))
-    with statements(db) as seen:
+    with statements(db.engine) as seen:
         fanout.write_chunk(rt, chunk)
     assert holding(rt, chunk.activity_id) == []
     assert seen == [], "the record of removals answered; SQL was not needed"
@@ -95,7 +79,7 @@ def test_when_the_record_cannot_vouch_for_a_chunk_sql_takes_back_a_removed_activ
         chunk = replace(chunk, planned=int(old))
         # The removal itself is forgotten too, as it would be once the memory has passed.
         redis_client.delete("tweetfeed:removed")
-    with statements(db) as seen:
+    with statements(db.engine) as seen:
         fanout.write_chunk(rt, chunk)
     assert holding(rt, chunk.activity_id) == []
     assert seen, "SQL was asked"
