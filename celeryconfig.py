@@ -10,8 +10,16 @@ _settings = get_settings()
 
 broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
-# A task whose worker died is redelivered after this long (acks_late on Redis).
-broker_transport_options = {"visibility_timeout": 900}
+# A task whose worker died is redelivered after this long (acks_late on Redis). It must
+# exceed the longest task: a task still running then is delivered a second time (harmless,
+# every write is idempotent, but wasted). Retries wait at most half of it (workers/base.py).
+# Workers look for such tasks every tenth of it (at most every 10 s; kombu's own default
+# looks every 100 s), so one is delivered again within about 1.1 times the timeout.
+broker_transport_options = {
+    "visibility_timeout": _settings.visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _settings.visibility_timeout // 10)),
+    "unacked_restore_throttle": 1,
+}
 
 task_serializer = "json"
 result_serializer = "json"

@@ -126,6 +126,9 @@ class Settings:
     )
     feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
     fanout_chunk_size: int = _setting(5000, _positive_int, "feeds written per fan-out task")
+    visibility_timeout: int = _setting(
+        120, _positive_int, "seconds before a task whose worker died is delivered again"
+    )
     removal_memory_seconds: int = _setting(
         3600, _positive_int, "how long Redis remembers removed activities, to refuse late writes"
     )

@@ -10,6 +10,7 @@ from celery import Task
 
 from pipeline.bus import contract
 from pipeline.runtime import Runtime
+from pipeline.settings import get_settings
 
 # Outages of the database or Redis are retried with backoff until they end; anything else is
 # a bug or bad input, which the pipeline dead-letters itself.
@@ -29,7 +30,9 @@ class PipelineTask(Task):  # type: ignore[misc]
     typing = False  # the contract checks arguments, and dead-letters what does not fit
     autoretry_for = TRANSIENT
     retry_backoff = True
-    retry_backoff_max = 60
+    # A retry waits unacknowledged in the worker: well inside the visibility timeout, or the
+    # broker would deliver it again meanwhile.
+    retry_backoff_max = max(1, min(60, get_settings().visibility_timeout // 2))
     retry_jitter = True
     max_retries = None
 
