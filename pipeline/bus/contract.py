@@ -8,6 +8,7 @@ so a task body only ever sees a parsed request. A payload that fails its parser 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -70,6 +71,15 @@ def parse(task: str, args: tuple[Any, ...], payload: dict[str, Any]) -> Any:
     return parser(payload)
 
 
+def _dump(value: Any) -> bytes:
+    """The payload as JSON for the dead-letter table, whatever it holds (orjson refuses
+    integers beyond 64 bits; the standard library does not)."""
+    try:
+        return orjson.dumps(value, default=repr)
+    except TypeError:
+        return json.dumps(value, default=repr).encode()
+
+
 def accept(
     transaction: Transaction, task: str, args: tuple[Any, ...], payload: dict[str, Any]
 ) -> Any:
@@ -78,7 +88,7 @@ def accept(
         return parse(task, args, payload)
     except PayloadError as exc:
         with transaction() as session:
-            body = orjson.dumps(payload or list(args), default=repr)
+            body = _dump(payload or list(args))
             deadletters.record(session, f"task:{task}", f"bad payload: {exc}", body)
         log.warning("%s payload dead-lettered: %s", task, exc)
         return REJECTED

@@ -62,6 +62,13 @@ def _time(value: Any) -> datetime:
         raise PayloadError(f"'time' is not ISO-8601: {value!r}") from None
 
 
+def _bigint(value: Any, name: str) -> int:
+    """An integer a BIGINT column holds: 0 to 2**63 - 1."""
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise PayloadError(f"'{name}' must be an integer from 0 to 2**63 - 1")
+    return value
+
+
 def _backfill(value: Any) -> int:
     if value is None:
         return DEFAULT_BACKFILL
@@ -125,8 +132,8 @@ class RemoveRequest:
             raise PayloadError("exactly one of 'foreign_id' and 'activity_id' is required")
         if foreign_id is not None and not isinstance(foreign_id, str):
             raise PayloadError("'foreign_id' must be a string")
-        if activity_id is not None and type(activity_id) is not int:
-            raise PayloadError("'activity_id' must be an integer")
+        if activity_id is not None:
+            _bigint(activity_id, "activity_id")
         return cls(foreign_id, activity_id)
 
 
@@ -200,6 +207,9 @@ class ChunkRequest:
                 "expected {'activity_id': int, 'feeds': [feed ids], 'direct': bool (optional),"
                 " 'score': int (optional), 'planned': epoch ms (optional)}"
             )
+        for name in ("activity_id", "score", "planned"):
+            if name in payload:
+                _bigint(payload[name], name)
         return cls(
             payload["activity_id"], payload["feeds"], payload.get("direct", False),
             payload.get("score"), payload.get("planned"),

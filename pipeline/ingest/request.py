@@ -8,6 +8,8 @@ from typing import Any
 from pipeline.bus.errors import PayloadError
 from pipeline.ingest.parked import KEY_PREFIX
 
+LATEST_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z, past what a datetime holds
+
 
 @dataclass(frozen=True, slots=True)
 class IngestRequest:
@@ -38,9 +40,13 @@ class IngestRequest:
             raise PayloadError("'source' must be a non-empty string of at most 255 characters")
         received_at = payload.get("received_at")
         if received_at is not None and (
-            isinstance(received_at, bool) or not isinstance(received_at, int | float)
+            isinstance(received_at, bool)
+            or not isinstance(received_at, int | float)
+            or not 0 <= received_at < LATEST_TIME
         ):
-            raise PayloadError("'received_at' must be a number of seconds since the epoch")
+            raise PayloadError(
+                "'received_at' must be a number of seconds since the epoch, before the year 10000"
+            )
         return cls(source, lines, batch, received_at, _truncated(payload.get("truncated")))
 
 
@@ -48,8 +54,13 @@ def _truncated(value: Any) -> dict[int, int] | None:
     if value is None:
         return None
     pairs_ok = isinstance(value, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(type(x) is int for x in p) for p in value
-    )
+        isinstance(p, list) and len(p) == 2 and all(type(x) is int for x in p)
+        and p[0] >= 0 and p[1] > 0
+        for p in value
+    )  # fmt: skip
     if not pairs_ok:
-        raise PayloadError("'truncated' must be a list of [line index, full length] pairs")
+        raise PayloadError(
+            "'truncated' must be a list of [line index, full length] pairs, index from 0,"
+            " length above 0"
+        )
     return {index: size for index, size in value}

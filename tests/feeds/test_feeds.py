@@ -294,3 +294,33 @@ def test_bad_payloads_from_other_apps_are_dead_lettered_with_the_reason(
         ("task:tweetfeed.broadcast", "bad payload: missing fields: object, verb"),
     ]  # fmt: skip
     assert len(foreign_ids(pipeline, "user:1")) == 1, "the good task after them ran"
+
+
+def test_out_of_range_numbers_in_payloads_are_dead_lettered_not_raised(
+    pipeline: Pipeline,
+) -> None:
+    good = line(v1_tweet(950)).decode()
+    send(pipeline, "tweetfeed.ingest_batch", lines=[good], received_at=1e300)
+    send(pipeline, "tweetfeed.ingest_batch", lines=[good], received_at=-1e12)
+    send(pipeline, "tweetfeed.ingest_batch", lines=[good], truncated=[[0, -5]])
+    send(pipeline, "tweetfeed.ingest_batch", lines=[good], truncated=[[-1, 5]])
+    send(pipeline, "tweetfeed.remove_activity", activity_id=10**30)
+    send(pipeline, "tweetfeed.follow", feed="timeline:1", target="user:1", backfill=10**20)
+    with pipeline.db.sessions() as session:
+        rows = session.execute(select(DeadLetter.source, DeadLetter.reason, DeadLetter.payload)
+                               .order_by(DeadLetter.id))  # fmt: skip
+        found = [tuple(r) for r in rows]
+    when = "bad payload: 'received_at' must be a number of seconds since the epoch, before the "
+    cut = "bad payload: 'truncated' must be a list of [line index, full length] pairs, index "
+    assert [(source, reason) for source, reason, _ in found] == [
+        ("task:tweetfeed.ingest_batch", when + "year 10000"),
+        ("task:tweetfeed.ingest_batch", when + "year 10000"),
+        ("task:tweetfeed.ingest_batch", cut + "from 0, length above 0"),
+        ("task:tweetfeed.ingest_batch", cut + "from 0, length above 0"),
+        ("task:tweetfeed.remove_activity",
+         "bad payload: 'activity_id' must be an integer from 0 to 2**63 - 1"),
+        ("task:tweetfeed.follow", "bad payload: 'backfill' must be an integer from 0 to 1000"),
+    ]  # fmt: skip
+    assert str(10**20).encode() in found[-1][2], "the payload is kept whole"
+    send(pipeline, "tweetfeed.ingest_batch", lines=[good])
+    assert foreign_ids(pipeline, "user:7") == ["tweet:950"], "the good task after them ran"
