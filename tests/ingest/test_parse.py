@@ -114,6 +114,8 @@ TWEET = {"id": 5, "id_str": "5", "text": "hi", "created_at": "Wed Oct 10 20:19:2
         (orjson.dumps({k: v for k, v in TWEET.items() if k != "created_at"}), "missing field"),
         (b'{"data": 7}', "wrong shape: v2 'data' must be"),
         (b'{"delete": {"status": {}}}', "wrong shape: v1 delete 'status' has no 'id'"),
+        (orjson.dumps({**TWEET, "id": 6}), "v1 tweet 'id' 6 and 'id_str' '5' disagree"),
+        (orjson.dumps({**TWEET, "id": -6, "id_str": None}), "wrong shape: v1 tweet 'id' -6 is out"),
     ],
 )
 def test_bad_input_is_dead_lettered_with_a_clear_reason(line: bytes, reason: str) -> None:

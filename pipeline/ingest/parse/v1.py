@@ -32,11 +32,15 @@ _NO_ENTITIES = Entities()
 
 
 def _id(text: str | None, number: Number | UnsetType, what: str, key: str) -> int | None:
-    """The id in ``<key>_str`` (``text``), else in ``<key>`` (``number``); None if neither."""
+    """The id in ``<key>_str`` (``text``), else in ``<key>`` (``number``); None if neither.
+    When both are there they must agree: which one is wrong cannot be told."""
     value = text or number
     if value is None or value is UNSET:
         return None
-    return fit_id(int(value), what, key)
+    found = fit_id(int(value), what, key)
+    if text and number is not None and number is not UNSET and int(number) != found:
+        raise ShapeError(f"{what} '{key}' {number} and '{key}_str' {text!r} disagree")
+    return found
 
 
 def _required_id(text: str | None, number: Number | UnsetType, what: str) -> int:
