@@ -89,6 +89,12 @@ def accept(
     except PayloadError as exc:
         with transaction() as session:
             body = _dump(payload or list(args))
-            deadletters.record(session, f"task:{task}", f"bad payload: {exc}", body)
+            reason = f"bad payload: {exc}"
+            if len(body) > deadletters.SAMPLE_BYTES:
+                reason += (
+                    f" ({len(body):,} bytes of JSON; the first {deadletters.SAMPLE_BYTES:,} kept)"
+                )
+                body = body[: deadletters.SAMPLE_BYTES]
+            deadletters.record(session, f"task:{task}", reason, body)
         log.warning("%s payload dead-lettered: %s", task, exc)
         return REJECTED

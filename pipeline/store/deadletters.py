@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 from models import DeadLetter, table_of
 from pipeline.store import dialects
 
+# A dead letter keeps at most this much of its input: enough to see what was wrong with it.
+SAMPLE_BYTES = 64 << 10
+
 
 def row(source: str, reason: str, payload: bytes, received: datetime) -> dict[str, Any]:
     """A dead-letter row keyed by a digest, so replaying the same input adds nothing."""

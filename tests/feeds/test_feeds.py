@@ -324,3 +324,12 @@ def test_out_of_range_numbers_in_payloads_are_dead_lettered_not_raised(
     assert str(10**20).encode() in found[-1][2], "the payload is kept whole"
     send(pipeline, "tweetfeed.ingest_batch", lines=[good])
     assert foreign_ids(pipeline, "user:7") == ["tweet:950"], "the good task after them ran"
+
+
+def test_a_huge_bad_payload_is_dead_lettered_in_part_with_its_size(pipeline: Pipeline) -> None:
+    send(pipeline, "tweetfeed.remove_activity", foreign_id="x" * 200_000, activity_id=1)
+    with pipeline.db.sessions() as session:
+        ((reason, payload),) = session.execute(select(DeadLetter.reason, DeadLetter.payload))
+    assert reason.startswith("bad payload: exactly one of 'foreign_id' and 'activity_id'")
+    assert reason.endswith("(200,033 bytes of JSON; the first 65,536 kept)")
+    assert len(payload) == 65_536 and payload.startswith(b'{"foreign_id":"xxx')

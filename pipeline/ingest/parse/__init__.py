@@ -12,8 +12,7 @@ from msgspec import UNSET
 from pipeline.ingest.parse import v1, v2
 from pipeline.ingest.parse.records import LineResult, ParsedBatch, ShapeError
 from pipeline.ingest.parse.schema import MESSAGE, Message
-
-DEAD_LETTER_SAMPLE = 64 << 10
+from pipeline.store.deadletters import SAMPLE_BYTES
 
 # What a bad value raises in the parsers, beyond ShapeError (a ValueError).
 _SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
@@ -99,7 +98,7 @@ def parse_lines(
             size = len(line)
         if size is not None:
             reason = f"oversize line: {size} bytes, over TWEETFEED_MAX_LINE_BYTES"
-            batch.dead.append((reason, line[:DEAD_LETTER_SAMPLE]))
+            batch.dead.append((reason, line[:SAMPLE_BYTES]))
             continue
         if not line.strip():
             batch.notices["keep_alive"] += 1
@@ -107,5 +106,5 @@ def parse_lines(
         try:
             batch.merge(parse_line(line, capture))
         except ValueError as exc:
-            batch.dead.append((str(exc), line[:DEAD_LETTER_SAMPLE]))
+            batch.dead.append((str(exc), line[:SAMPLE_BYTES]))
     return batch
