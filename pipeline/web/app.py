@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import redis as redis_lib
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from pipeline.control import status
 from pipeline.runtime import Runtime
@@ -33,6 +35,7 @@ def create_app(
     if settings.celery_broker_url != settings.redis_url:
         broker = redis_lib.Redis.from_url(settings.celery_broker_url)
     app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
 
@@ -48,6 +51,28 @@ def create_app(
         return _status(app_)
 
     return app
+
+
+# A 422 quotes what it refused up to this many characters, not a 100 kB body back.
+ECHO_LIMIT = 200
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str | bytes) and len(value) > ECHO_LIMIT:
+        return f"{value[:ECHO_LIMIT]!s}… ({len(value):,} long)"
+    if isinstance(value, dict):
+        return {k: _clip(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        clipped = [_clip(v) for v in value[:ECHO_LIMIT]]
+        return clipped + ([f"… ({len(value):,} items)"] if len(value) > ECHO_LIMIT else [])
+    return value
+
+
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 answer, with long inputs cut short."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{**e, "input": _clip(e.get("input"))} if "input" in e else e for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(errors)})
 
 
 def app_from_env() -> FastAPI:
