@@ -106,7 +106,7 @@ TWEET = {"id": 5, "id_str": "5", "text": "hi", "created_at": "Wed Oct 10 20:19:2
     ("line", "reason"),
     [
         (b'{"id": 1, "text": ', "invalid JSON"),
-        (b'{"text": "\xff\xfe"}', "invalid UTF-8"),
+        (b'{"text": "\xff\xfe"}', "invalid UTF-8: invalid start byte at byte 10"),
         (b"[1, 2, 3]", "wrong shape: expected a JSON object, got list"),
         (b"42", "wrong shape: expected a JSON object, got int"),
         (b'{"favorite": true}', "wrong shape: not a tweet"),
@@ -124,6 +124,15 @@ def test_bad_input_is_dead_lettered_with_a_clear_reason(line: bytes, reason: str
     ((got, payload),) = batch.dead
     assert reason in got
     assert payload == line
+
+
+def test_a_text_line_with_a_lone_surrogate_is_dead_lettered_not_raised() -> None:
+    # A client that decoded JSON's "\ud800" sends a str no UTF-8 can hold.
+    batch = parse_lines([orjson.dumps(TWEET).decode(), '{"id": 1, "text": "\ud800"}'], False)
+    assert list(batch.tweets) == [5]
+    ((reason, payload),) = batch.dead
+    assert reason == "invalid UTF-8: invalid continuation byte at byte 19"
+    assert payload == b'{"id": 1, "text": "\xed\xa0\x80"}'
 
 
 def test_deletes_of_both_formats_are_recognised() -> None:

@@ -34,10 +34,13 @@ def _decode(line: bytes) -> Message | dict[str, Any]:
 def _undecodable(line: bytes, error: Exception) -> str:
     """Why ``line`` could not be decoded, in orjson's words when it is not JSON at all."""
     try:
+        line.decode()
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8: {exc.reason} at byte {exc.start}"
+    try:
         message = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        kind = "invalid UTF-8" if "UTF-8" in str(exc) else "invalid JSON"
-        return f"{kind}: {exc}"
+        return f"invalid JSON: {exc}"
     if not isinstance(message, dict):
         return f"wrong shape: expected a JSON object, got {type(message).__name__}"
     return f"wrong shape: {error}"  # msgspec's message names the field: "... - at `$.user.id`"
@@ -80,6 +83,15 @@ def parse_line(line: bytes, capture: bool) -> LineResult:
     return out
 
 
+def _bytes(line: str) -> bytes:
+    """A line that came as text: bytes it escaped go back as they were, and a lone surrogate
+    (JSON's ``"\\ud800"`` decoded by a client) stays as the invalid UTF-8 it encodes to."""
+    try:
+        return line.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
 def parse_lines(
     lines: Iterable[bytes | str],
     capture: bool,
@@ -91,7 +103,7 @@ def parse_lines(
     batch = ParsedBatch()
     truncated = truncated or {}
     for index, item in enumerate(lines):
-        line = item.encode("utf-8", "surrogateescape") if isinstance(item, str) else item
+        line = _bytes(item) if isinstance(item, str) else item
         batch.lines += 1
         size = truncated.get(index)
         if size is None and max_line_bytes is not None and len(line) > max_line_bytes:
