@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 PREFIX = "TWEETFEED_"
-SECRET_SETTINGS = frozenset({"api_token", "flower_auth"})
+SECRET_SETTINGS = frozenset({"api_token", "flower_auth", "secret_key"})
 T = TypeVar("T")
 
 
@@ -150,6 +150,9 @@ class Settings:
         86_400, _non_negative_int, "how long feed reads cache activities, tweets, users; 0: off"
     )
     api_token: str | None = _setting(None, _text, "bearer token for the web API's writes")
+    secret_key: str | None = _setting(
+        None, _text, "encrypts stored API keys (default: a key made in VAR_DIR/secret.key)"
+    )
     template_dir: str | None = _setting(None, _text, "your templates, tried before the built-in")
     flower_url: str = _setting("http://127.0.0.1:5555", _url, "where the status page links Flower")
     flower_auth: str | None = _setting(None, _flower_auth, "user:password for Flower's basic auth")

@@ -27,7 +27,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "add":
             fields = {f: _secret(getattr(args, f)) for f in apikeys.SECRET_FIELDS}
             try:
-                apikeys.add(session, args.name, **fields)
+                apikeys.add(session, args.name, settings, **fields)
             except ValueError as exc:
                 print(f"tweetfeed keys: {exc}", file=sys.stderr)
                 return 2

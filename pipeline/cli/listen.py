@@ -96,8 +96,9 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     sessions = sessionmaker_for(settings.database_url)
     with transaction(sessions) as session:
         row = apikeys.choose(session, args.keys_name or settings.default_keys_name)
-        secrets = [getattr(row, f) for f in apikeys.SECRET_FIELDS] if row else []
-        name, token = (row.name, row.bearer_token) if row else (None, None)
+        clear = apikeys.opened(row, settings) if row else {}
+        secrets = [v for v in clear.values() if v]
+        name, token = (row.name, clear["bearer_token"]) if row else (None, None)
     if name is None or not token:
         wanted = args.keys_name or settings.default_keys_name or "any"
         print(f"tweetfeed listen: no API keys ({wanted}); add some with "

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from models import ApiKey
 from pipeline.control import apikeys, redis_keys, terms
+from pipeline.settings import Settings
 from pipeline.stream.batcher import Batch
 from pipeline.stream.lock import StreamLock
 from pipeline.stream.spool import SpoolingSink
@@ -51,8 +52,8 @@ def test_publishing_happens_only_when_the_terms_changed(
         assert terms.publish_if_changed(session, redis_client) is not None
 
 
-def test_keys_are_listed_without_a_single_secret(db: Database) -> None:
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url)
+def test_keys_are_listed_without_a_single_secret(db: Database, tmp_path: Path) -> None:
+    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_VAR_DIR=str(tmp_path))
     secret = "AAAAbearer-secret-value"
     stdin = f"{secret}\n".encode()
     added = tweetfeed("keys", "add", "main", "--bearer-token", "-", stdin=stdin, env=env)
@@ -62,8 +63,26 @@ def test_keys_are_listed_without_a_single_secret(db: Database) -> None:
     assert secret.encode() not in listed.stdout + listed.stderr + added.stdout + added.stderr
     with db.sessions() as session:
         row = session.scalar(select(ApiKey).where(ApiKey.name == "main"))
-        assert row is not None and row.bearer_token == secret
+        assert row is not None and row.bearer_token is not None
         assert secret not in repr(row)
+        stored = session.execute(text("SELECT * FROM api_keys")).all()
+        assert secret not in str(stored), "the database holds no usable secret"
+        assert row.bearer_token.startswith(apikeys.SEALED)
+        assert apikeys.opened(row, Settings.from_env(env))["bearer_token"] == secret
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0, "the key file is the owner's"
+
+
+def test_sealed_keys_open_only_under_their_secret_key(db: Database, tmp_path: Path) -> None:
+    mine = Settings(var_dir=str(tmp_path), secret_key="a passphrase of ours")
+    theirs = Settings(var_dir=str(tmp_path), secret_key="someone else's")
+    with db.sessions.begin() as session:
+        row = apikeys.add(session, "main", mine, bearer_token="tok", api_secret="shh")
+        assert apikeys.opened(row, mine)["api_secret"] == "shh"
+        with pytest.raises(ValueError, match="another SECRET_KEY"):
+            apikeys.opened(row, theirs)
+        # A value stored before encryption came in is read as it is.
+        row.access_token = "plain-from-before"
+        assert apikeys.opened(row, mine)["access_token"] == "plain-from-before"
 
 
 def test_keys_without_a_bearer_token_are_refused(db: Database) -> None:

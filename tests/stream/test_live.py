@@ -19,6 +19,7 @@ from sqlalchemy import select
 from models import DeadLetter, StreamProcess, Tweet
 from pipeline.control import apikeys, counters, redis_keys, terms
 from pipeline.fakes.xapi import FakeXApi
+from pipeline.settings import Settings
 from tests.conftest import TEST_REDIS_URL, Pipeline
 from tests.helpers import BIN, ROOT, tweetfeed, wait_until
 
@@ -80,7 +81,7 @@ class Processes:
 def live(pipeline: Pipeline, fake: FakeXApi, tmp_path: Path) -> Iterator[Processes]:
     pipeline.redis.delete("tweetfeed:lock:stream:main", redis_keys.TERMS_FINGERPRINT)
     with pipeline.db.sessions.begin() as session:
-        apikeys.add(session, "main", bearer_token=TOKEN)
+        apikeys.add(session, "main", Settings.from_env(pipeline.env), bearer_token=TOKEN)
     processes = Processes(pipeline, fake, tmp_path)
     yield processes
     processes.stop()
@@ -268,7 +269,9 @@ def test_refused_keys_stop_the_listener_unless_prevent_exit_is_on(
 ) -> None:
     set_terms(pipeline, "python")
     with pipeline.db.sessions.begin() as session:
-        apikeys.add(session, "main", bearer_token="not-the-right-token")
+        apikeys.add(
+            session, "main", Settings.from_env(pipeline.env), bearer_token="not-the-right-token"
+        )
     first = live.listener()
     assert first.wait(timeout=30) == 1
     assert "HTTP 401" in live.log()

@@ -200,7 +200,8 @@ def test_no_secret_appears_in_any_response_or_the_openapi_document(
     web: TestClient, pipeline: Pipeline
 ) -> None:
     with transaction(pipeline.db.sessions) as session:
-        apikeys.add(session, "main", bearer_token=SECRET, api_secret=SECRET)
+        apikeys.add(session, "main", pipeline.runtime().settings, bearer_token=SECRET,
+                    api_secret=SECRET)  # fmt: skip
     paths = ["/", "/api/status", "/openapi.json", "/api/terms", "/feeds/timeline/1",
              "/api/feeds/timeline/1"]  # fmt: skip
     bodies = [web.get(path).text for path in paths]
