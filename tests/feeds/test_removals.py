@@ -37,6 +37,20 @@ def stored(rt: Runtime, foreign_id: str) -> ChunkRequest:
     return ChunkRequest(activity_id, FOLLOWERS, score=activity.score, planned=planned)
 
 
+def removed(rt: Runtime, foreign_id: str) -> ChunkRequest:
+    """The chunk of an activity removed before the chunk runs."""
+    chunk = stored(rt, foreign_id)
+    manager.remove_activity(rt, RemoveRequest(foreign_id=foreign_id, activity_id=None))
+    return chunk
+
+
+def written(db: Database, rt: Runtime, chunk: ChunkRequest) -> list[str]:
+    """Run ``chunk``; the SQL statements it took."""
+    with statements(db.engine) as seen:
+        fanout.write_chunk(rt, chunk)
+    return seen
+
+
 def holding(rt: Runtime, activity_id: int) -> list[str]:
     member = ids.member(activity_id)
     return [f for f in FOLLOWERS if rt.redis.zscore(ids.redis_key(f), member) is not None]
@@ -47,22 +61,17 @@ def test_a_chunk_of_a_live_activity_is_written_without_a_word_to_sql(
 ) -> None:
     rt = runtime(db, redis_client)
     chunk = stored(rt, "tweet:1")
-    with statements(db.engine) as seen:
-        fanout.write_chunk(rt, chunk)
+    assert written(db, rt, chunk) == []
     assert holding(rt, chunk.activity_id) == FOLLOWERS
-    assert seen == []
 
 
 def test_a_chunk_that_arrives_after_its_activity_was_removed_writes_nothing(
     db: Database, redis_client: Any
 ) -> None:
     rt = runtime(db, redis_client)
-    chunk = stored(rt, "tweet:2")
-    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:2", activity_id=None))
-    with statements(db.engine) as seen:
-        fanout.write_chunk(rt, chunk)
+    chunk = removed(rt, "tweet:2")
+    assert written(db, rt, chunk) == [], "the record of removals answered; SQL was not needed"
     assert holding(rt, chunk.activity_id) == []
-    assert seen == [], "the record of removals answered; SQL was not needed"
 
 
 @pytest.mark.parametrize("why", ["planned too long ago", "Redis lost its data"])
@@ -70,8 +79,7 @@ def test_when_the_record_cannot_vouch_for_a_chunk_sql_takes_back_a_removed_activ
     db: Database, redis_client: Any, why: str
 ) -> None:
     rt = runtime(db, redis_client)
-    chunk = stored(rt, "tweet:3")
-    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:3", activity_id=None))
+    chunk = removed(rt, "tweet:3")
     if why == "Redis lost its data":
         redis_client.flushdb()
     else:
@@ -79,22 +87,18 @@ def test_when_the_record_cannot_vouch_for_a_chunk_sql_takes_back_a_removed_activ
         chunk = replace(chunk, planned=int(old))
         # The removal itself is forgotten too, as it would be once the memory has passed.
         redis_client.delete("tweetfeed:removed")
-    with statements(db.engine) as seen:
-        fanout.write_chunk(rt, chunk)
+    assert written(db, rt, chunk), "SQL was asked"
     assert holding(rt, chunk.activity_id) == []
-    assert seen, "SQL was asked"
 
 
 def test_a_removal_is_remembered_only_for_the_configured_time(
     db: Database, redis_client: Any
 ) -> None:
     rt = runtime(db, redis_client)
-    first = stored(rt, "tweet:4")
-    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:4", activity_id=None))
+    first = removed(rt, "tweet:4")
     assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is not None
     # Backdate it past the memory: the next removal trims it away.
     redis_client.zadd("tweetfeed:removed", {ids.member(first.activity_id): 1})
-    stored(rt, "tweet:5")
-    manager.remove_activity(rt, RemoveRequest(foreign_id="tweet:5", activity_id=None))
+    removed(rt, "tweet:5")
     assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is None
     assert redis_client.zcard("tweetfeed:removed") == 1
