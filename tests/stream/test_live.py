@@ -279,3 +279,16 @@ def test_refused_keys_stop_the_listener_unless_prevent_exit_is_on(
     second = live.listener("standby")
     eventually(lambda: live.log("standby").count("HTTP 401") >= 2, 20, "attempts to go on")
     assert second.poll() is None
+
+
+def test_a_stall_under_load_is_noticed(pipeline: Pipeline, fake: FakeXApi, live: Processes) -> None:
+    set_terms(pipeline, "python")
+    live.listener()
+    eventually(lambda: fake.open_connections() == 1, 15, "the stream to connect")
+    fake.set_rate(200)
+    eventually(lambda: len(fake.sent_ids()) >= 400, 15, "tweets flowing at 200/s")
+    fake.stall(5)
+    began = time.monotonic()
+    eventually(lambda: "stall" in live.log(), 10, "the stall to be noticed under load")
+    print(f"stall noticed {time.monotonic() - began:.2f} s after it began")
+    fake.set_rate(0)
