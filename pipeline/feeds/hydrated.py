@@ -153,35 +153,28 @@ class Lookup:
     objects: dict[str, bytes | None] = field(default_factory=dict)
 
 
-def _lookup(reply: list[Any]) -> Lookup | None:
-    if reply[0] != b"ok":
+def reply(answer: list[Any]) -> Lookup | None:
+    """What :data:`PAGE_SCRIPT` (or the lookup script) answered; None for 'slow'."""
+    if answer[0] != b"ok":
         return None
-    epochs = dict(zip(KINDS, reply[1:4], strict=True))
-    count = int(reply[4])
+    epochs = dict(zip(KINDS, answer[1:4], strict=True))
+    count = int(answer[4])
     end = 5 + 3 * count
-    items = [(int(reply[i]), int(float(reply[i + 1])), reply[i + 2]) for i in range(5, end, 3)]
-    objects = {reply[i].decode(): reply[i + 1] for i in range(end, len(reply), 2)}
+    items = [(int(answer[i]), int(float(answer[i + 1])), answer[i + 2]) for i in range(5, end, 3)]
+    objects = {answer[i].decode(): answer[i + 1] for i in range(end, len(answer), 2)}
     return Lookup(epochs, items, objects)
 
 
 def page_call(
-    feed: str, limit: int, offset: int, mode: str, cursor: int | None
+    feed: str, limit: int, offset: int, before: int | None, after: int | None
 ) -> tuple[list[str], list[Any]]:
-    """The keys and arguments of :data:`PAGE_SCRIPT` for :meth:`HydratedCache.page`."""
+    """The keys and arguments of :data:`PAGE_SCRIPT` for a page of ``feed``: the newest, or
+    the items before or after a cursor (an activity id)."""
+    mode = "before" if before is not None else "after" if after is not None else "newest"
+    cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    return [ids.redis_key(feed), ids.CELEBRITIES], [
-        PREFIX,
-        limit,
-        offset,
-        mode,
-        member,
-        ids.CELEBRITY_SENTINEL,
-    ]
-
-
-def page_reply(reply: list[Any]) -> Lookup | None:
-    """What :data:`PAGE_SCRIPT` answered, as :meth:`HydratedCache.page` returns it."""
-    return _lookup(reply)
+    keys = [ids.redis_key(feed), ids.CELEBRITIES]
+    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL]
 
 
 class HydratedCache:
@@ -196,19 +189,19 @@ class HydratedCache:
         self._forget = redis.register_script(_FORGET)
 
     def page(
-        self, feed: str, limit: int, offset: int, mode: str, cursor: int | None
+        self, feed: str, limit: int, offset: int, before: int | None, after: int | None
     ) -> Lookup | None:
-        """A page of ``feed`` (mode newest, before or after the cursor) with its cached JSON;
-        None when only the SQL path can tell the page."""
-        keys, args = page_call(feed, limit, offset, mode, cursor)
-        return _lookup(self._page(keys=keys, args=args))
+        """A page of ``feed`` (see :func:`page_call`) with its cached JSON; None when only the
+        SQL path can tell the page."""
+        keys, args = page_call(feed, limit, offset, before, after)
+        return reply(self._page(keys=keys, args=args))
 
     def lookup(self, items: Iterable[tuple[int, int]]) -> Lookup:
         """The cached JSON of items already paged: (activity id, score) pairs."""
         args: list[Any] = [PREFIX]
         for activity_id, score in items:
             args += (ids.member(activity_id), score)
-        found = _lookup(self._lookup(args=args))
+        found = reply(self._lookup(args=args))
         assert found is not None
         return found
 

@@ -171,10 +171,7 @@ class FlatFeed:
         self, cache: HydratedCache, limit: int, offset: int, before: int | None,
         after: int | None,
     ) -> Lookup | None:  # fmt: skip
-        if limit <= 0:
-            return None
-        mode = "before" if before is not None else "after" if after is not None else "newest"
-        return cache.page(self.feed, limit, offset, mode, after if before is None else before)
+        return cache.page(self.feed, limit, offset, before, after) if limit > 0 else None
 
     def _items(
         self, session: Session, limit: int, offset: int, before: int | None, after: int | None

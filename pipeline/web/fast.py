@@ -80,11 +80,9 @@ async def cached_body(web: Web, pages: Pages, path: str, query: bytes) -> bytes 
     if ids.feed_type(name) is not ids.FeedType.FLAT:
         return None
     limit = int(params.get("limit", DEFAULT_LIMIT))
-    before, after = params.get("before"), params.get("after")
-    mode = "before" if before is not None else "after" if after is not None else "newest"
-    cursor = before if before is not None else after
-    keys, args = hydrated.page_call(name, limit, 0, mode, None if cursor is None else int(cursor))
-    found = hydrated.page_reply(await pages.script(keys=keys, args=args))
+    before, after = (int(params[k]) if k in params else None for k in ("before", "after"))
+    keys, args = hydrated.page_call(name, limit, 0, before, after)
+    found = hydrated.reply(await pages.script(keys=keys, args=args))
     page = ready(found) if found is not None else None
     return None if page is None else flat_json(FlatFeed(name, web.rt), page, limit)
 
