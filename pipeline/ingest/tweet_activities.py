@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from models import TweetDeletion, load_tweet_model, table_of
+from models import load_tweet_model, table_of
 from pipeline.feeds import activities, fanout, hydrated, ids
 from pipeline.ingest.parse.records import ParsedBatch, TweetRecord
-from pipeline.ingest.tweets import IngestResult
+from pipeline.ingest.tweets import IngestResult, enforce_deletions
 from pipeline.runtime import Runtime
 from pipeline.store import dialects
 
@@ -101,7 +101,7 @@ def _settle(rt: Runtime, tweet_ids: list[int]) -> None:
     again after this commit finds every one the other side missed: the delete wins either way.
     """
     with rt.transaction() as session:
-        deleted = dialects.existing(session, table_of(TweetDeletion).c.tweet_id, tweet_ids)
+        deleted = enforce_deletions(session, tweet_ids)
         if deleted:
             hydrated.forget(rt, tweets=deleted)
-            _take_back(rt, session, sorted(deleted))
+            _take_back(rt, session, deleted)
