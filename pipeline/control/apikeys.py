@@ -73,10 +73,10 @@ def add(
     unknown = set(secrets) - set(SECRET_FIELDS)
     if unknown:
         raise ValueError(f"unknown key fields: {', '.join(sorted(unknown))}")
-    if not (secrets.get("bearer_token") or _stored_token(session, name)):
+    row = session.scalar(select(ApiKey).where(ApiKey.name == name)) or ApiKey(name=name)
+    if not (secrets.get("bearer_token") or row.bearer_token):
         raise ValueError("the X API v2 stream needs a bearer token")
     fernet = cipher(settings)
-    row = session.scalar(select(ApiKey).where(ApiKey.name == name)) or ApiKey(name=name)
     for field in SECRET_FIELDS:
         value = secrets.get(field)
         if value is not None:
@@ -84,11 +84,6 @@ def add(
     session.add(row)
     session.flush()
     return row
-
-
-def _stored_token(session: Session, name: str) -> bool:
-    row = session.scalar(select(ApiKey).where(ApiKey.name == name))
-    return row is not None and bool(row.bearer_token)
 
 
 def choose(session: Session, name: str | None) -> ApiKey | None:
