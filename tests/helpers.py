@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -140,3 +142,65 @@ def statements(engine: Any) -> Iterator[list[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def worker(
+    env: dict[str, str], log: Path, queues: str = "ingest"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A Celery worker in a process group of its own, so that it can be killed whole."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues, "-c", "1",
+             "--loglevel=INFO", "-n", f"{log.stem}-{os.getpid()}@%h"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: b" ready." in log.read_bytes() or process.poll() is not None,
+                   60, "the Celery worker to start")  # fmt: skip
+        assert process.poll() is None, log.read_text()[-3000:]
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+class RedisServer:
+    """A ``redis-server`` of the test's own on a fixed loopback port, which the test may kill
+    and start again; it keeps nothing on disk unless ``persist`` names extra arguments."""
+
+    def __init__(self, folder: Path, *persist: str) -> None:
+        from tests.conftest import unavailable
+
+        executable = shutil.which("redis-server")
+        if executable is None:
+            unavailable("redis-server", FileNotFoundError("redis-server is not installed"))
+        self.argv = [str(executable), "--bind", "127.0.0.1", "--port", str(free_port()),
+                     "--dir", str(folder), "--save", "", "--appendonly", "no",
+                     *persist]  # fmt: skip
+        self.port = int(self.argv[4])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        import redis
+
+        self.process = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url())
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_until(answers, 10, "the test's redis-server to start")
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)

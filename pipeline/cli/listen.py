@@ -24,21 +24,35 @@ def add_parsers(sub: Any) -> None:
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
     listen.add_argument("--source", help="source name recorded with each batch")
     listen.add_argument("--then-watch", action="store_true", help="print counts afterwards")
+    listen.add_argument(
+        "--commit-wait", type=float, default=60.0, metavar="SECONDS",
+        help="after a replay, wait for the workers to commit what it handed on, giving up "
+        "after SECONDS without a commit (0: do not wait)",
+    )  # fmt: skip
 
 
-def _sink(args: argparse.Namespace, settings: Settings) -> tuple[object, str]:
+def _sink(args: argparse.Namespace, settings: Settings) -> tuple[Any, str, Any]:
+    """The replay's sink, what it goes to, and its hand-off ledger (None for a file)."""
     if args.to_file:
         from pipeline.stream.sinks import FileSink
 
-        return FileSink(args.to_file, settings.capture_embedded), f"file {args.to_file}"
-    import redis
+        return FileSink(args.to_file, settings.capture_embedded), f"file {args.to_file}", None
+    source = args.source or ("stdin" if args.from_file == "-" else f"file:{args.from_file}")
+    ledger = _ledger(settings, source)
+    from pipeline.stream.spool import PatientSink
 
+    return PatientSink(ledger), "ingest queue", ledger
+
+
+def _ledger(settings: Settings, source: str) -> Any:
     from pipeline.bus.sender import TaskSender
+    from pipeline.stream import ledger
     from pipeline.stream.sinks import EnqueueSink
 
-    source = args.source or ("stdin" if args.from_file == "-" else f"file:{args.from_file}")
-    client = redis.Redis.from_url(settings.redis_url)
-    return EnqueueSink(client, TaskSender(settings.celery_broker_url), source), "ingest queue"
+    clients = ledger.servers(settings.redis_url, settings.celery_broker_url)
+    enqueue = EnqueueSink(clients[0], TaskSender(settings.celery_broker_url), source)
+    root = settings.var_path / "handoff"
+    return ledger.HandoffLedger(enqueue, clients, root, source)
 
 
 def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
@@ -47,21 +61,36 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.from_file:
         return cmd_listen_live(args, settings)
-    sink, target = _sink(args, settings)
-    batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)  # type: ignore[arg-type]
+    try:
+        sink, target, ledger = _sink(args, settings)
+    except Exception as exc:
+        log.error("replay stopped: %s", exc)
+        return 1
+    batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
     try:
         stats = replay_path(args.from_file, batcher, settings.max_line_bytes, args.delimited)
+        print(f"{stats.summary()} to the {target}", flush=True)
+        if ledger is not None and args.commit_wait > 0:
+            _settle(ledger, args.commit_wait)
     except Exception as exc:
         log.error("replay stopped: %s", exc)
         return 1
     finally:
-        getattr(sink, "close", lambda: None)()
-    print(f"{stats.summary()} to the {target}", flush=True)
+        (ledger or sink).close()
     if stats.handed_on != stats.lines:
         return 1
     if args.then_watch:
         watch(settings)
     return 0
+
+
+def _settle(ledger: Any, stall: float) -> None:
+    if ledger.settle(stall):
+        print("every batch is committed", flush=True)
+        return
+    print(f"{ledger.unconfirmed} batches are not committed yet (none was for {stall:g} s): "
+          f"they stay in {ledger.folder.parent}/ and the next `tweetfeed listen` for this "
+          "source hands them on again if Redis lost them", file=sys.stderr, flush=True)  # fmt: skip
 
 
 class RedactSecrets(logging.Filter):
@@ -83,12 +112,10 @@ class RedactSecrets(logging.Filter):
 def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
-    from pipeline.bus.sender import TaskSender
     from pipeline.control import apikeys
     from pipeline.store.engine import sessionmaker_for, transaction
     from pipeline.stream.batcher import Batcher
     from pipeline.stream.live import LiveListener
-    from pipeline.stream.sinks import EnqueueSink
     from pipeline.stream.spool import SpoolingSink
 
     if args.poll_interval:
@@ -107,12 +134,19 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets(secrets))
     client = redis.Redis.from_url(settings.redis_url)
-    inner = EnqueueSink(client, TaskSender(settings.celery_broker_url), f"x-v2:{name}")
+    try:
+        ledger = _ledger(settings, f"x-v2:{name}")
+    except redis.RedisError as exc:
+        log.error("tweetfeed listen: cannot reach Redis: %s", exc)
+        return 1
     sink = SpoolingSink(
-        inner, settings.var_path / "spool" / f"{name}.spool", settings.max_line_bytes
+        ledger, settings.var_path / "spool" / f"{name}.spool", settings.max_line_bytes
     )
     batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
     listener = LiveListener(settings, name, token, batcher, sessions, client)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: listener.stop())
-    return listener.run()
+    try:
+        return listener.run()
+    finally:
+        ledger.close()

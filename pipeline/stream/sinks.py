@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 
 
 class EnqueueSink:
-    """Parks each batch in Redis and sends one ``tweetfeed.ingest_batch`` task for it."""
+    """Parks a batch in Redis and sends one ``tweetfeed.ingest_batch`` task for it (the
+    listener's :class:`~pipeline.stream.ledger.HandoffLedger` names the key and keeps the batch
+    until it is committed)."""
 
     def __init__(self, redis: Any, sender: TaskSender, source: str) -> None:
         self.redis = redis
         self.sender = sender
         self.source = source
 
-    def __call__(self, batch: Batch) -> None:
-        key = parked.park(self.redis, batch.lines)
+    def hand_on(self, batch: Batch, key: str) -> None:
+        """Park ``batch`` under ``key`` and queue its task."""
+        parked.park(self.redis, batch.lines, key)
         payload: dict[str, Any] = {
             "batch": key,
             "source": self.source,
@@ -35,7 +38,25 @@ class EnqueueSink:
         }
         if batch.truncated:
             payload["truncated"] = batch.truncated
-        self.sender.send(routes.INGEST_BATCH, payload)
+        try:
+            self.sender.send(routes.INGEST_BATCH, payload)
+        except BaseException:
+            _forget(self.redis, key)
+            raise
+
+    def restarted(self) -> None:
+        """A broker that restarted without its data forgot the queues' bindings too (kombu's
+        Redis transport keeps them as keys), and kombu remembers having declared them: a new
+        connection declares them again, so a send never goes where no worker looks."""
+        self.sender.close()
+
+
+def _forget(redis: Any, key: str) -> None:
+    """Drop a parked batch whose task could not be sent (it is handed on again later)."""
+    try:
+        redis.delete(key)
+    except Exception as exc:  # the send failed; this is only tidying up after it
+        log.warning("could not drop parked batch %s: %s", key, exc)
 
 
 def split_embedded(line: bytes, capture: bool) -> list[bytes]:

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
+
+import redis
+from kombu.exceptions import KombuError
 
 from pipeline.stream.batcher import Batch, Sink
 from pipeline.stream.framing import length_framed, length_frames
 
 log = logging.getLogger(__name__)
 DRAIN_BATCH = 500
+UNREACHABLE = (redis.RedisError, KombuError, OSError)  # what a hand-off may wait out
 
 
 class SpoolingSink:
@@ -60,3 +65,27 @@ class SpoolingSink:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_bytes(length_framed(lines))
         os.replace(temporary, self.path)
+
+
+class PatientSink:
+    """Wraps a sink for a replay: a batch that cannot be handed on is tried again, with a
+    growing pause (at most ``longest`` seconds), until it is; reading waits meanwhile.
+
+    A file can wait where a live stream cannot, so the replay holds its place instead of
+    spooling, and a broker that comes back finds it where it stopped.
+    """
+
+    def __init__(self, inner: Sink, longest: float = 5.0) -> None:
+        self.inner, self.longest = inner, longest
+
+    def __call__(self, batch: Batch) -> None:
+        pause = 0.1
+        while True:
+            try:
+                self.inner(batch)
+                return
+            except UNREACHABLE as exc:
+                log.warning("could not hand on %d lines (%s): trying again in %.1f s",
+                            len(batch.lines), exc, pause)  # fmt: skip
+                time.sleep(pause)
+                pause = min(pause * 2, self.longest)

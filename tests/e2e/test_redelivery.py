@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,32 +17,12 @@ from pipeline.bus import routes
 from pipeline.bus.client import Client
 from tests.conftest import TEST_REDIS_URL, Database
 from tests.factories import line, v1_tweet
-from tests.helpers import BIN, ROOT, clean_env, wait_until
+from tests.helpers import clean_env, wait_until, worker
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 REDIS_URL = f"{TEST_REDIS_URL}/14"
 VISIBILITY = 3
-
-
-@contextmanager
-def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A Celery worker in a process group of its own, so that it can be killed whole."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", "ingest", "-c", "1",
-             "--loglevel=INFO", "-n", f"redelivery-{log.stem}@%h"],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        wait_until(lambda: b" ready." in log.read_bytes() or process.poll() is not None,
-                   60, "the Celery worker to start")  # fmt: skip
-        assert process.poll() is None, log.read_text()[-3000:]
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def stored(db: Database) -> int:
