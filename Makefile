@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench bench-quick clean
+.PHONY: run test lint faults bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(VENV)/.dev $(NODE_DEPS)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 	$(MAKE) bench-quick
+
+# Every fault scenario on PostgreSQL and Redis servers of the suite's own (tests/faults); `make
+# test` runs the fast ones. Prints a table of counts; fails unless every count is exact.
+faults: $(VENV)/.dev
+	TWEETFEED_FAULTS=all $(BIN)/python -m pytest tests/faults -p no:cacheprovider
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -32,6 +32,10 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 
+# Messages Celery would only log and drop (undecodable, refused content type, unknown task)
+# go to the dead-letter table too.
+worker_consumer = "workers.consumer:DeadLetteringConsumer"
+
 task_queues = [queue(q) for q in QUEUES]
 task_default_queue = "ingest"
 task_routes = {name: {"queue": queue} for name, queue in ROUTES.items()}
