@@ -116,6 +116,15 @@ def by_foreign_id(session: Session, foreign_ids: Sequence[str]) -> list[Activity
     return _select(session, _t.c.foreign_id, foreign_ids)
 
 
+def stored_foreign_ids(session: Session, foreign_ids: Sequence[str]) -> set[str]:
+    """Those of ``foreign_ids`` that some activity has."""
+    found: set[str] = set()
+    for part in dialects.chunks(sorted(set(foreign_ids))):
+        condition = dialects.among(session, _t.c.foreign_id, part)
+        found.update(session.scalars(select(_t.c.foreign_id).where(condition)))
+    return found
+
+
 def load(session: Session, ids: Iterable[int]) -> dict[int, ActivityRecord]:
     """The activities with these ids that still exist, by id: one query per thousand."""
     return {a.id: a for a in _select(session, _t.c.id, ids)}

@@ -56,16 +56,26 @@ def activity_row(record: TweetRecord) -> dict[str, Any]:
 def _tweets_to_deliver(
     session: Session, batch: ParsedBatch, result: IngestResult, first_attempt: bool
 ) -> list[int]:
-    """The new tweets; on a redelivery, every tweet of the batch that is stored.
+    """The new tweets and the batch's stored ones without an activity; on a redelivery, every
+    tweet of the batch that is stored.
 
     A redelivered task finds its tweets stored already (dedupe says none is new), yet the
     attempt that stored them may have died before fanning them out. Writing them all again is
-    safe: feed writes are idempotent.
+    safe: feed writes are idempotent. The same lines can also come back as a new task: the
+    listener hands a batch on again when Redis lost it, perhaps after an attempt had committed
+    its tweets but not their activities (the batch's second transaction failed with Redis
+    gone). Those tweets are stored and not new, and only their missing activities tell.
     """
-    if first_attempt:
-        return result.new_ids
     tweets = table_of(load_tweet_model()).c.id
-    return sorted(dialects.existing(session, tweets, batch.tweets))
+    if not first_attempt:
+        return sorted(dialects.existing(session, tweets, batch.tweets))
+    new, gone = set(result.new_ids), set(result.deleted_ids)
+    seen = [i for i in batch.tweets if i not in new and i not in gone]
+    if not seen:
+        return result.new_ids
+    stored = dialects.existing(session, tweets, seen)
+    have = activities.stored_foreign_ids(session, [ids.tweet_ref(i) for i in stored])
+    return sorted(new | {i for i in stored if ids.tweet_ref(i) not in have})
 
 
 def deliver(
