@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,7 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tweetfeed: {exc}", file=sys.stderr)
         return 2
     Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
-    return COMMANDS[args.command](args, settings)
+    try:
+        return COMMANDS[args.command](args, settings)
+    except BrokenPipeError:
+        # `tweetfeed stats | head`: the reader left. Quiet, as other commands are, and with
+        # their status (128 + SIGPIPE); what Python would flush at exit goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
