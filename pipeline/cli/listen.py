@@ -19,7 +19,7 @@ def add_parsers(sub: Any) -> None:
     listen = sub.add_parser("listen", help="read a stream and enqueue it in batches")
     listen.add_argument("keys_name", nargs="?", help="API keys to stream with (live X API)")
     listen.add_argument("--poll-interval", type=float, help="override TWEETFEED_POLL_INTERVAL")
-    listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (.gz ok; - = stdin)")
+    listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (gzip ok; - = stdin)")
     listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
     listen.add_argument("--source", help="source name recorded with each batch")

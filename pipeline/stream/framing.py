@@ -7,11 +7,12 @@ dead-letter table and the rest is skipped, so one bad line cannot exhaust the li
 from __future__ import annotations
 
 import gzip
+import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 SAMPLE_BYTES = 64 << 10
 READ_CHUNK = 1 << 20
@@ -29,13 +30,46 @@ class Frame:
         return not self.data.strip()
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Rejoined(io.RawIOBase):
+    """The bytes already read off a stream, then the rest of it: a pipe cannot be rewound."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head, self.rest, self.served = head, rest, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.served  # how far the progress bar has come
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size], self.head = self.head[:size], self.head[size:]
+        else:
+            data = self.rest.read(len(buffer))
+            size = len(data)
+            buffer[:size] = data
+        self.served += size
+        return size
+
+    def close(self) -> None:
+        self.rest.close()
+        super().close()
+
+
 def open_input(path: str) -> BinaryIO:
-    """``-`` for stdin, ``*.gz`` decompressed on the fly, anything else as a plain file."""
-    if path == "-":
-        return sys.stdin.buffer
-    if path.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return Path(path).open("rb", buffering=READ_CHUNK)
+    """``-`` for stdin, else the file; gzip is recognised by its first bytes, not by the name,
+    and decompressed on the fly."""
+    stream: BinaryIO = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    head = stream.read(len(GZIP_MAGIC))
+    rejoined = io.BufferedReader(_Rejoined(head, stream), buffer_size=READ_CHUNK)
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=rejoined, mode="rb")  # type: ignore[return-value]
+    return rejoined  # type: ignore[return-value]
 
 
 def _skip_rest_of_line(stream: BinaryIO, first: bytes, limit: int) -> Frame:

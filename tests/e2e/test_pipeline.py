@@ -44,6 +44,14 @@ def test_a_real_capture_is_stored_with_exactly_its_unique_ids(pipeline: Pipeline
     assert len(stored_ids(pipeline)) == 71, "the one duplicate delivery is stored once"
 
 
+def test_gzip_on_stdin_is_read_as_gzip(pipeline: Pipeline) -> None:
+    path = real_fixture(V1_STREAM)
+    out = listen(pipeline, "--from-file", "-", stdin=gzip.compress(path.read_bytes()))
+    assert b"handed on 72 of 72 lines" in out
+    assert stored_ids(pipeline) == expected_ids(path, capture=False)
+    assert not dead_letters(pipeline)
+
+
 def test_capture_is_decided_by_the_workers_settings_not_the_listeners(
     pipeline: Pipeline,
 ) -> None:

@@ -61,3 +61,15 @@ def test_gzip_files_are_read_transparently(tmp_path: Path) -> None:
         f.write(b"{}\r\n[]\r\n")
     with open_input(str(path)) as stream:
         assert [f.data for f in frames(stream, 100)] == [b"{}", b"[]"]
+
+
+def test_gzip_is_recognised_by_its_bytes_not_its_name(tmp_path: Path) -> None:
+    named_plain = tmp_path / "capture.jsonl"  # gzip inside, whatever the name says
+    with gzip.open(named_plain, "wb") as f:
+        f.write(b'{"a": 1}\n{"b": 2}\n')
+    plain_named_gz = tmp_path / "other.gz"
+    plain_named_gz.write_bytes(b'{"c": 3}\n')
+    with open_input(str(named_plain)) as stream:
+        assert [f.data for f in frames(stream, 100)] == [b'{"a": 1}', b'{"b": 2}']
+    with open_input(str(plain_named_gz)) as stream:
+        assert [f.data for f in frames(stream, 100)] == [b'{"c": 3}']
