@@ -53,7 +53,7 @@ class LiveListener:
         # Rules calls get their own client: requests sessions are not for sharing across threads.
         self.rules_client = XStream(bearer_token, settings.x_api_base_url, self)
         self.backoff = Backoff(settings.backoff_scale)
-        self.lock = StreamLock(redis, keys_name, ttl=settings.heartbeat_seconds * 1.5)
+        self.lock = StreamLock(redis, bearer_token, ttl=settings.heartbeat_seconds * 1.5)
         self.counters = StreamCounters(keys_name)
         self.state = "starting"
         self.stopping = threading.Event()
@@ -141,7 +141,7 @@ class LiveListener:
     def _step(self) -> None:
         if not self._hold_lock():
             holder = self.lock.holder() or "another listener"
-            self._set_state("standby", f"{holder} streams with keys {self.keys_name!r}")
+            self._set_state("standby", f"{holder} streams with this bearer token")
             self.stopping.wait(self.settings.heartbeat_seconds / 2)
             return
         enabled = self._load_terms()

@@ -1,7 +1,12 @@
-"""One stream connection per API key: a Redis lock whose TTL the heartbeat renews."""
+"""One stream connection per bearer token: a Redis lock whose TTL the heartbeat renews.
+
+The lock is named after a hash of the token, not the keys' name: two names holding the same
+token are one connection as far as X is concerned (the second would loop on 429).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import uuid
@@ -16,12 +21,18 @@ _RELEASE = (
 )
 
 
-class StreamLock:
-    """Held by the listener that streams with a key; a standby waits for its TTL to lapse."""
+def lock_key(bearer_token: str) -> str:
+    """The lock's Redis key: a hash of the token, which never shows the token itself."""
+    digest = hashlib.sha256(b"tweetfeed stream lock\0" + bearer_token.encode()).hexdigest()
+    return f"tweetfeed:lock:stream:{digest[:32]}"
 
-    def __init__(self, redis: Any, keys_name: str, ttl: float) -> None:
+
+class StreamLock:
+    """Held by the listener that streams with a token; a standby waits for its TTL to lapse."""
+
+    def __init__(self, redis: Any, bearer_token: str, ttl: float) -> None:
         self.redis = redis
-        self.key = f"tweetfeed:lock:stream:{keys_name}"
+        self.key = lock_key(bearer_token)
         self.ttl_ms = int(ttl * 1000)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 

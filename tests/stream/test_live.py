@@ -20,6 +20,7 @@ from models import DeadLetter, StreamProcess, Tweet
 from pipeline.control import apikeys, counters, redis_keys, terms
 from pipeline.fakes.xapi import FakeXApi
 from pipeline.settings import Settings
+from pipeline.stream.lock import lock_key
 from tests.conftest import TEST_REDIS_URL, Pipeline
 from tests.helpers import BIN, ROOT, tweetfeed, wait_until
 
@@ -79,13 +80,13 @@ class Processes:
 
 @pytest.fixture
 def live(pipeline: Pipeline, fake: FakeXApi, tmp_path: Path) -> Iterator[Processes]:
-    pipeline.redis.delete("tweetfeed:lock:stream:main", redis_keys.TERMS_FINGERPRINT)
+    pipeline.redis.delete(lock_key(TOKEN), redis_keys.TERMS_FINGERPRINT)
     with pipeline.db.sessions.begin() as session:
         apikeys.add(session, "main", Settings.from_env(pipeline.env), bearer_token=TOKEN)
     processes = Processes(pipeline, fake, tmp_path)
     yield processes
     processes.stop()
-    for name in ("listener", "standby"):
+    for name in ("listener", "standby", "alias"):
         path = tmp_path / f"{name}.log"
         assert not path.exists() or TOKEN not in path.read_text(errors="replace")
 
@@ -181,7 +182,7 @@ def test_a_hot_standby_takes_over_within_two_heartbeats_of_a_sigkill(
     eventually(lambda: fake.open_connections() == 1, 15, "the first listener to connect")
     live.listener("standby")
     eventually(lambda: "standby" in live.log("standby"), 15, "the second to wait as standby")
-    lock = "tweetfeed:lock:stream:main"
+    lock = lock_key(TOKEN)
     holder = pipeline.redis.get(lock)
     os.kill(first.pid, signal.SIGKILL)
     killed = time.monotonic()
@@ -197,6 +198,21 @@ def test_a_hot_standby_takes_over_within_two_heartbeats_of_a_sigkill(
         states = {p.pid: p.state for p in session.scalars(select(StreamProcess))}
     eventually(lambda: first.pid not in _rows(pipeline), 15, "the dead listener's row to expire")
     assert states
+
+
+def test_two_names_for_one_token_make_one_connection(
+    pipeline: Pipeline, fake: FakeXApi, live: Processes
+) -> None:
+    set_terms(pipeline, "python")
+    with pipeline.db.sessions.begin() as session:
+        apikeys.add(session, "alias", Settings.from_env(pipeline.env), bearer_token=TOKEN)
+    live.listener()
+    eventually(lambda: fake.open_connections() == 1, 15, "the first listener to connect")
+    live.start(str(BIN / "tweetfeed"), "listen", "alias", name="alias")
+    eventually(lambda: "standby" in live.log("alias"), 15, "the second name to wait as standby")
+    time.sleep(1)
+    assert fake.open_connections() == 1
+    assert "429" not in live.log("alias")
 
 
 def _rows(pipeline: Pipeline) -> set[int]:
