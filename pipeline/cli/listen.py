@@ -18,7 +18,11 @@ log = logging.getLogger("tweetfeed")
 def add_parsers(sub: Any) -> None:
     listen = sub.add_parser("listen", help="read a stream and enqueue it in batches")
     listen.add_argument("keys_name", nargs="?", help="API keys to stream with (live X API)")
-    listen.add_argument("--poll-interval", type=float, help="override TWEETFEED_POLL_INTERVAL")
+    listen.add_argument(
+        "--poll-interval", type=float, metavar="SECONDS",
+        help="how often this listener reads the filter-term table itself (default "
+        "TWEETFEED_POLL_INTERVAL); beat's polls, which reach it at once, follow beat's setting",
+    )  # fmt: skip
     listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (gzip ok; - = stdin)")
     listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")

@@ -244,13 +244,19 @@ class LiveListener:
 
     # -- heartbeat -----------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
-        next_terms_check = time.monotonic() + self.settings.poll_interval * 6
-        while not self.stopping.wait(self.settings.heartbeat_seconds):
+        beat, poll = self.settings.heartbeat_seconds, self.settings.poll_interval
+        next_beat, next_poll = time.monotonic() + beat, time.monotonic() + poll
+        while not self.stopping.wait(max(0.0, min(next_beat, next_poll) - time.monotonic())):
+            now = time.monotonic()
             try:
-                self._beat()
-                if time.monotonic() > next_terms_check:
-                    # A safety net for a control message missed while Redis was away.
-                    next_terms_check = time.monotonic() + self.settings.poll_interval * 6
+                if now >= next_beat:
+                    next_beat = now + beat
+                    self._beat()
+                if now >= next_poll:
+                    # The listener's own look at the terms table, every POLL_INTERVAL: beat's
+                    # control message comes sooner, but it can be missed (Redis away), or no
+                    # beat may run at all.
+                    next_poll = now + poll
                     self.terms_changed()
             except Exception:
                 log.exception("heartbeat failed")

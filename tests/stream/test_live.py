@@ -131,6 +131,20 @@ def test_rules_follow_the_terms_table_within_the_poll_interval(
     assert fake.open_connections() == 1, "rules change in place, on the same connection"
 
 
+def test_without_beat_the_listener_polls_the_terms_table_every_poll_interval(
+    pipeline: Pipeline, fake: FakeXApi, live: Processes
+) -> None:
+    live.env["TWEETFEED_POLL_INTERVAL"] = "60"  # what --poll-interval overrides
+    set_terms(pipeline, "python")
+    live.start(str(BIN / "tweetfeed"), "listen", "main", "--poll-interval", "1", name="listener")
+    eventually(lambda: fake.open_connections() == 1, 15, "the stream to connect")
+    expected = set_terms(pipeline, "python", "rust")  # no beat: no control message comes
+    changed = time.monotonic()
+    eventually(lambda: rules_of(fake) == expected, 15, "the rules to follow the table")
+    elapsed = time.monotonic() - changed
+    assert elapsed <= 1 + 2, f"the listener saw the new term after {elapsed:.1f} s"
+
+
 def test_with_no_terms_there_is_no_open_connection(
     pipeline: Pipeline, fake: FakeXApi, live: Processes
 ) -> None:
