@@ -120,7 +120,6 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.store.engine import sessionmaker_for, transaction
     from pipeline.stream.batcher import Batcher
     from pipeline.stream.live import LiveListener
-    from pipeline.stream.spool import SpoolingSink
 
     if args.poll_interval:
         settings = dataclasses.replace(settings, poll_interval=args.poll_interval)
@@ -139,13 +138,10 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
         handler.addFilter(RedactSecrets(secrets))
     client = redis.Redis.from_url(settings.redis_url)
     try:
-        ledger = _ledger(settings, f"x-v2:{name}")
+        sink, closing = _live_sink(args, settings, name)
     except redis.RedisError as exc:
         log.error("tweetfeed listen: cannot reach Redis: %s", exc)
         return 1
-    sink = SpoolingSink(
-        ledger, settings.var_path / "spool" / f"{name}.spool", settings.max_line_bytes
-    )
     batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
     listener = LiveListener(settings, name, token, batcher, sessions, client)
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -153,4 +149,20 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return listener.run()
     finally:
-        ledger.close()
+        closing.close()
+
+
+def _live_sink(args: argparse.Namespace, settings: Settings, name: str) -> tuple[Any, Any]:
+    """The live stream's sink and what to close after it: with ``--to-file``, raw lines into
+    the file (as the replay path writes them), else the ingest queue through the hand-off
+    ledger, spooling while Redis is away."""
+    if args.to_file:
+        from pipeline.stream.sinks import FileSink
+
+        file_sink = FileSink(args.to_file, settings.capture_embedded)
+        return file_sink, file_sink
+    from pipeline.stream.spool import SpoolingSink
+
+    ledger = _ledger(settings, f"x-v2:{name}")
+    spool = settings.var_path / "spool" / f"{name}.spool"
+    return SpoolingSink(ledger, spool, settings.max_line_bytes), ledger

@@ -145,6 +145,24 @@ def test_without_beat_the_listener_polls_the_terms_table_every_poll_interval(
     assert elapsed <= 1 + 2, f"the listener saw the new term after {elapsed:.1f} s"
 
 
+def test_live_to_file_writes_raw_lines_and_enqueues_nothing(
+    pipeline: Pipeline, fake: FakeXApi, live: Processes, tmp_path: Path
+) -> None:
+    set_terms(pipeline, "python")
+    out = tmp_path / "live.jsonl"
+    live.start(str(BIN / "tweetfeed"), "listen", "main", "--to-file", str(out), name="listener")
+    eventually(lambda: fake.open_connections() == 1, 15, "the stream to connect")
+    sent = fake.send_tweets(25)
+
+    def written() -> list[int]:
+        lines = out.read_bytes().splitlines() if out.exists() else []
+        return [int(json.loads(line)["data"]["id"]) for line in lines]
+
+    eventually(lambda: len(written()) >= 25, 15, "the tweets in the file")
+    assert written() == sent
+    assert not stored(pipeline) and not pipeline.redis.llen("ingest")
+
+
 def test_with_no_terms_there_is_no_open_connection(
     pipeline: Pipeline, fake: FakeXApi, live: Processes
 ) -> None:
