@@ -286,3 +286,30 @@ def test_a_number_beyond_a_double_in_a_field_the_parser_skips_still_gives_a_payl
     (record,) = parse_lines([line], False).tweets.values()
     assert record.row["raw"] == line
     assert record.payload["score"] == float("inf")
+
+
+def test_a_v2_retweet_mentions_everyone_its_original_mentions() -> None:
+    """The retweet's own text is cut short, so are its entities; the included original has
+    them all, as v1.1's retweeted_status does."""
+    carol = {"start": 120, "end": 126, "username": "carol", "id": "33"}
+    orig = {"start": 3, "end": 8, "username": "alice", "id": "11"}
+    message = {
+        "data": {
+            "id": "900", "author_id": "22", "text": "RT @alice: a long text that is cut …",
+            "created_at": "2025-01-15T12:00:00.000Z",
+            "referenced_tweets": [{"type": "retweeted", "id": "800"}],
+            "entities": {"mentions": [orig]},
+        },
+        "includes": {
+            "users": [{"id": "11", "username": "alice"}, {"id": "22", "username": "bob"}],
+            "tweets": [{
+                "id": "800", "author_id": "11", "created_at": "2025-01-15T11:00:00.000Z",
+                "text": "a long text that is cut " + "x" * 90 + " thanks @carol #py",
+                "entities": {"mentions": [carol], "hashtags": [{"tag": "py"}]},
+            }],
+        },
+    }  # fmt: skip
+    batch = parse_lines([orjson.dumps(message)], capture=False)
+    record = batch.tweets[900]
+    assert set(record.mentions) == {11, 33}
+    assert record.hashtags == ("py",)

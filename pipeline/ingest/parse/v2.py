@@ -73,7 +73,9 @@ def _tweet(
         if author is not None:
             # The retweet's text is cut short; the included original holds all of it.
             text = f"RT @{author['username']}: {_text(original)}"
-            entities = {**_entities(original), "mentions": entities.get("mentions", [])}
+        # And its entities: mentions and hashtags past the cut are only there (as v1.1 does).
+        whole = _entities(original)
+        entities = {k: [*entities.get(k, ()), *whole.get(k, ())] for k in ("mentions", "hashtags")}
     mentions = []
     for mention in entities.get("mentions", ()):
         user_id = mention.get("id") or inc.user_ids.get(mention.get("username", "").casefold())
