@@ -50,7 +50,8 @@ class _Rejoined(io.RawIOBase):
             size = min(len(buffer), len(self.head))
             buffer[:size], self.head = self.head[:size], self.head[size:]
         else:
-            data = self.rest.read(len(buffer))
+            # read1: what is there now, so lines piped in slowly are not held back.
+            data = getattr(self.rest, "read1", self.rest.read)(len(buffer))
             size = len(data)
             buffer[:size] = data
         self.served += size
