@@ -28,7 +28,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from pipeline.feeds import ids
-from pipeline.feeds.storage.redis import CURSOR_PAGE
+from pipeline.feeds.storage.redis import BUILT, CURSOR_PAGE, EPOCH
 from pipeline.runtime import Runtime
 
 PREFIX = "tweetfeed:hyd:"
@@ -65,10 +65,12 @@ PAGE_SCRIPT = _PAGE = (
     _HYDRATE
     + CURSOR_PAGE
     + """
-local key, celebs = KEYS[1], KEYS[2]
+local key, celebs, epoch, built = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local member, sentinel = ARGV[5], ARGV[6]
+local member, sentinel, feed = ARGV[5], ARGV[6], ARGV[7]
+local life = redis.call('GET', epoch)
 if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
+   or not life or redis.call('HGET', built, feed) ~= life
    or redis.call('EXISTS', key) == 0 then
   return {'slow'}
 end
@@ -173,8 +175,8 @@ def page_call(
     mode = "before" if before is not None else "after" if after is not None else "newest"
     cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    keys = [ids.redis_key(feed), ids.CELEBRITIES]
-    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL]
+    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT]
+    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed]
 
 
 class HydratedCache:

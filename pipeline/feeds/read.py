@@ -50,7 +50,7 @@ class _Items:
     def _store(self, feed: str) -> FeedStore:
         if self.cache is None:
             return self.sql
-        if not self.cache.exists(feed):
+        if not self.cache.whole(feed):
             rebuild_feed(self.sql, self.cache, feed)
         return self.cache
 

@@ -122,6 +122,21 @@ def test_a_feed_redis_lost_is_rebuilt_on_read_and_served_cached(
     assert page(rt) == first, "a cold cache and a lost feed"
 
 
+def test_a_feed_redis_lost_and_writes_made_again_is_rebuilt_whole(
+    db: Database, redis_client: Any
+) -> None:
+    """Redis loses everything mid-ingest; the next batches write the feed's key again, holding
+    only them. A read must still see the whole feed, as SQL has it."""
+    rt, sql = runtime(db, redis_client), runtime(db, redis_client, feed_backend="sql")
+    stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
+    assert page(rt) == page(sql)
+    redis_client.flushdb()
+    stored(rt, *(tagged(200 + n, 7, T0 + 10_000 + n * 1000) for n in range(2)))
+    assert redis_client.zcard(ids.redis_key(FEED)) == 2, "the writes made the key again"
+    assert page(rt) == page(sql)
+    assert redis_client.zcard(ids.redis_key(FEED)) == 5
+
+
 def test_the_sql_backend_reads_the_same_page(db: Database, redis_client: Any) -> None:
     rt = runtime(db, redis_client)
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))

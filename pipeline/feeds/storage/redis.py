@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -18,6 +19,13 @@ SCRIPT_BATCH = 1000
 # Redis that lost its data has forgotten the removals before that.
 REMOVED = "tweetfeed:removed"
 REMOVED_SINCE = "tweetfeed:removed:since"
+
+# Which feeds Redis holds whole: a feed is copied from SQL (rebuilt) the first time it is read
+# in this Redis's life, and marked here with the life's token (EPOCH, made by whoever needs it
+# first). A Redis that lost its data lost both, so every feed is rebuilt on its next read,
+# including one that writes made again since (holding only those).
+EPOCH = "tweetfeed:feeds:epoch"
+BUILT = "tweetfeed:feeds:built"
 
 # ARGV: the feeds' max length, when the write was planned (ms, -1: unknown), how old a planned
 # write may be for the removal record to cover it (ms), then a score and an activity id per
@@ -243,12 +251,29 @@ class RedisFeedStore:
     def exists(self, feed: str) -> bool:
         return bool(self.redis.exists(ids.redis_key(feed)))
 
+    def whole(self, feed: str) -> bool:
+        """True when ``feed`` was copied from SQL in this Redis's life (see :data:`BUILT`) and
+        is there (a feed whose key went, or that has no item, is copied again)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(EPOCH)
+        pipe.hget(BUILT, feed)
+        pipe.exists(ids.redis_key(feed))
+        epoch, built, there = pipe.execute()
+        return epoch is not None and built == epoch and bool(there)
+
+    def _epoch(self) -> bytes:
+        self.redis.set(EPOCH, uuid.uuid4().hex, nx=True)
+        return bytes(self.redis.get(EPOCH))
+
     def replace(self, feed: str, items: Iterable[Item]) -> None:
+        """Make ``feed`` hold exactly ``items`` and mark it whole."""
         key = ids.redis_key(feed)
         mapping = {ids.member(i.activity_id): i.score for i in items}
+        epoch = self._epoch()
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(key)
         if mapping:
             pipe.zadd(key, mapping)
             pipe.zremrangebyrank(key, 0, -(self.max_length(feed) + 1))
+        pipe.hset(BUILT, feed, epoch)
         pipe.execute()
