@@ -63,12 +63,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def watch(settings: Settings, every: float = 3.0) -> None:
+def watch(settings: Settings, every: float = 3.0, main_thread: bool = True) -> None:
     """Print stored row counts until interrupted: what a newcomer watches land."""
     from pipeline.control.status import row_counts
     from pipeline.store.engine import sessionmaker_for, transaction
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if main_thread:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sessions = sessionmaker_for(settings.database_url)
     previous = None
     try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import signal
 import sys
+import threading
 from typing import Any
 
 from pipeline.cli.control import watch
@@ -26,8 +28,13 @@ def add_parsers(sub: Any) -> None:
     listen.add_argument("--from-file", metavar="PATH", help="replay JSONL (gzip ok; - = stdin)")
     listen.add_argument("--to-file", metavar="PATH", help="append raw JSON lines, no queue")
     listen.add_argument("--delimited", choices=["newline", "length"], default="newline")
+    listen.add_argument(
+        "--rate", type=float, metavar="LINES", help="replay at most LINES lines a second"
+    )
     listen.add_argument("--source", help="source name recorded with each batch")
-    listen.add_argument("--then-watch", action="store_true", help="print counts afterwards")
+    listen.add_argument(
+        "--then-watch", action="store_true", help="print stored counts as they land, until Ctrl-C"
+    )
     listen.add_argument(
         "--commit-wait", type=float, default=60.0, metavar="SECONDS",
         help="after a replay, wait for the workers to commit what it handed on, giving up "
@@ -43,9 +50,13 @@ def _sink(args: argparse.Namespace, settings: Settings) -> tuple[Any, str, Any]:
         return FileSink(args.to_file, settings.capture_embedded), f"file {args.to_file}", None
     source = args.source or ("stdin" if args.from_file == "-" else f"file:{args.from_file}")
     ledger = _ledger(settings, source)
+    from pipeline.store.engine import sessionmaker_for
     from pipeline.stream.spool import PatientSink
+    from pipeline.stream.visible import ShownReplay
 
-    return PatientSink(ledger), "ingest queue", ledger
+    shown = ShownReplay(PatientSink(ledger), ledger.redis, sessionmaker_for(settings.database_url),
+                        f"replay {source}")  # fmt: skip
+    return shown, "ingest queue", ledger
 
 
 def _ledger(settings: Settings, source: str) -> Any:
@@ -71,8 +82,14 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
         log.error("replay stopped: %s", exc)
         return 1
     batcher = Batcher(sink, settings.batch_size, settings.batch_wait_ms / 1000)
+    if args.then_watch:  # counts from the start: a paced replay plays for minutes
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        threading.Thread(target=watch, args=(settings,), kwargs={"main_thread": False},
+                         name="watch", daemon=True).start()  # fmt: skip
     try:
-        stats = replay_path(args.from_file, batcher, settings.max_line_bytes, args.delimited)
+        stats = replay_path(
+            args.from_file, batcher, settings.max_line_bytes, args.delimited, args.rate
+        )
         print(f"{stats.summary()} to the {target}", flush=True)
         if ledger is not None and args.commit_wait > 0:
             _settle(ledger, args.commit_wait)
@@ -80,11 +97,14 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
         log.error("replay stopped: %s", exc)
         return 1
     finally:
-        (ledger or sink).close()
+        sink.close()
+        if ledger is not None:
+            ledger.close()
     if stats.handed_on != stats.lines:
         return 1
     if args.then_watch:
-        watch(settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()  # the counts go on until Ctrl-C or SIGTERM
     return 0
 
 

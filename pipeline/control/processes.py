@@ -39,3 +39,8 @@ def expire_stale(session: Session, older_than: float) -> int:
     cutoff = _now() - timedelta(seconds=older_than)
     result = session.execute(delete(StreamProcess).where(StreamProcess.last_heartbeat < cutoff))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def forget(session: Session, row_id: int) -> None:
+    """A listener that stops cleanly takes its row with it."""
+    session.execute(delete(StreamProcess).where(StreamProcess.id == row_id))

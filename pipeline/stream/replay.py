@@ -41,8 +41,10 @@ def replay(
     limit: int,
     delimited: str | None = None,
     on_progress: Callable[[], None] | None = None,
+    rate: float | None = None,
 ) -> ReplayStats:
-    """Read every frame of ``stream`` into ``batcher``, then flush it."""
+    """Read every frame of ``stream`` into ``batcher``, then flush it; at most ``rate`` lines a
+    second when given (a capture played back as it streamed, for a demo or a load test)."""
     stats = ReplayStats()
     started = time.perf_counter()
     try:
@@ -50,6 +52,10 @@ def replay(
             if frame.is_keep_alive:
                 stats.keep_alives += 1
                 continue
+            if rate:
+                ahead = started + stats.lines / rate - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
             stats.lines += 1
             stats.oversize += frame.full_length is not None
             batcher.add(frame.data, frame.full_length)
@@ -73,12 +79,16 @@ def _position(stream: BinaryIO) -> int:
 
 
 def replay_path(
-    path: str, batcher: Batcher, limit: int, delimited: str | None = None
+    path: str,
+    batcher: Batcher,
+    limit: int,
+    delimited: str | None = None,
+    rate: float | None = None,
 ) -> ReplayStats:
     """Replay a file (with a progress bar on a terminal) or ``-`` for stdin."""
     with open_input(path) as stream:
         if path == "-" or not sys.stderr.isatty():
-            return replay(stream, batcher, limit, delimited)
+            return replay(stream, batcher, limit, delimited, rate=rate)
         columns = (
             TextColumn("[bold]replaying[/] {task.description}"),
             BarColumn(),
@@ -91,6 +101,6 @@ def replay_path(
             def update() -> None:
                 progress.update(task, completed=_position(stream))
 
-            stats = replay(stream, batcher, limit, delimited, update)
+            stats = replay(stream, batcher, limit, delimited, update, rate)
             progress.update(task, completed=os.path.getsize(path))
             return stats
