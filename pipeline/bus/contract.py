@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from pipeline.bus import routes
+from pipeline.bus import routes, schemas
 from pipeline.bus.errors import PayloadError
 from pipeline.feeds.task_payloads import (
     BroadcastRequest,
@@ -68,7 +68,9 @@ def parse(task: str, args: tuple[Any, ...], payload: dict[str, Any]) -> Any:
     parser = PARSERS.get(task)
     if parser is None:
         raise PayloadError(f"{task!r} is not a tweetfeed task")
-    return parser(payload)
+    parsed = parser(payload)
+    schemas.check(task, payload)
+    return parsed
 
 
 def _dump(value: Any) -> bytes:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pipeline.control import status
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings, get_settings
-from pipeline.web import admin_api, feeds_api
+from pipeline.web import admin_api, feeds_api, schemas_api
 from pipeline.web.deps import Web, WebDep
 from pipeline.web.fast import CachedFeedsApp
 from pipeline.web.render import environment
@@ -38,6 +38,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(feeds_api.router)
     app.include_router(admin_api.router)
+    app.include_router(schemas_api.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def status_page(app_: WebDep) -> HTMLResponse:

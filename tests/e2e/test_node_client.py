@@ -9,10 +9,14 @@ import shutil
 import subprocess
 import uuid
 
+import jsonschema_rs
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from models import Activity
+from pipeline.settings import Settings
+from pipeline.web.app import create_app
 from tests.conftest import Pipeline
 from tests.helpers import ROOT, wait_until
 
@@ -47,7 +51,15 @@ def test_a_node_app_adds_an_activity_with_celery_node(pipeline: Pipeline) -> Non
         cwd=ROOT,
     )
     assert sent.returncode == 0, sent.stderr
-    uuid.UUID(sent.stdout.strip())  # the script prints the task id
+    task_id, kwargs = sent.stdout.splitlines()
+    uuid.UUID(task_id)
+    # What it sent matches the schema tweetfeed serves for the task.
+    with TestClient(create_app(Settings.from_env(pipeline.env))) as web:
+        schema = web.get("/api/schemas/tweetfeed.add_activity").json()
+    errors = [
+        e.message for e in jsonschema_rs.validator_for(schema).iter_errors(json.loads(kwargs))
+    ]
+    assert not errors, errors
 
     def stored() -> Activity | None:
         with pipeline.db.sessions() as session:

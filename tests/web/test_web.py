@@ -236,3 +236,12 @@ def test_no_request_the_openapi_document_allows_gets_a_server_error(web: TestCli
 
         no_server_error()
     assert len(statuses) > 5 * len(operations) and {200, 422} <= set(statuses), statuses
+
+
+def test_each_public_task_has_its_payload_schema_served(web: TestClient) -> None:
+    names = web.get("/api/schemas").json()
+    assert "tweetfeed.add_activity" in names and "tweetfeed.fanout_chunk" not in names
+    for name in names:
+        schema = web.get(f"/api/schemas/{name}").json()
+        assert schema["$schema"].endswith("2020-12/schema") and schema["title"] == name
+    assert web.get("/api/schemas/tweetfeed.fanout_chunk").status_code == 404

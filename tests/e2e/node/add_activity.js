@@ -1,4 +1,5 @@
-// Enqueue tweetfeed.add_activity from Node.js with celery-node; prints the task id.
+// Enqueue tweetfeed.add_activity from Node.js with celery-node; prints the task id, then the
+// keyword arguments the message carries (the test checks them against the task's JSON Schema).
 // usage: node add_activity.js [broker url] '{"actor": "user:42", "verb": "like", ...}'
 const { randomUUID } = require("node:crypto");
 const { createClient } = require("celery-node");
@@ -15,6 +16,7 @@ async function main() {
   const message = client.createTaskMessage(id, "tweetfeed.add_activity", [], payload);
   await client.broker.publish(message.body, "", "fanout", message.headers, message.properties);
   console.log(id);
+  console.log(JSON.stringify(message.body[1]));
   await client.disconnect();
 }
 
