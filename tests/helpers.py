@@ -146,12 +146,12 @@ def statements(engine: Any) -> Iterator[list[str]]:
 
 @contextmanager
 def worker(
-    env: dict[str, str], log: Path, queues: str = "ingest"
+    env: dict[str, str], log: Path, queues: str = "ingest", concurrency: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A Celery worker in a process group of its own, so that it can be killed whole."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues, "-c", "1",
+            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues, "-c", str(concurrency),
              "--loglevel=INFO", "-n", f"{log.stem}-{os.getpid()}@%h"],
             env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
@@ -163,7 +163,7 @@ def worker(
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            process.wait(timeout=60)
 
 
 class RedisServer:
@@ -204,3 +204,21 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+@contextmanager
+def installed(
+    engine: Any, dialect: str, create: dict[str, list[str]], undo: dict[str, list[str]]
+) -> Iterator[None]:
+    """Run ``create[dialect]`` (triggers, functions) for the block, ``undo[dialect]`` after."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        for statement in create[dialect]:
+            conn.execute(text(statement))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            for statement in undo[dialect]:
+                conn.execute(text(statement))

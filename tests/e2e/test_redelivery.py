@@ -25,6 +25,16 @@ REDIS_URL = f"{TEST_REDIS_URL}/14"
 VISIBILITY = 3
 
 
+def setting_up(db: Database, tmp_path: Path, visibility: int) -> tuple[redis.Redis, dict[str, str]]:
+    """An emptied Redis database and the workers' environment."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
+                    TWEETFEED_VAR_DIR=str(tmp_path),
+                    TWEETFEED_VISIBILITY_TIMEOUT=str(visibility))  # fmt: skip
+    return client, env
+
+
 def stored(db: Database) -> int:
     with db.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(Tweet)) or 0)
@@ -33,11 +43,7 @@ def stored(db: Database) -> int:
 def test_a_batch_whose_worker_was_killed_is_stored_by_another_within_the_timeout(
     db: Database, tmp_path: Path
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
-                    TWEETFEED_VAR_DIR=str(tmp_path),
-                    TWEETFEED_VISIBILITY_TIMEOUT=str(VISIBILITY))  # fmt: skip
+    client, env = setting_up(db, tmp_path, VISIBILITY)
     lines = [line(v1_tweet(900 + n)).decode() for n in range(3)]
     with db.engine.connect() as blocker:
         # The batch's insert waits on this lock, so the worker is killed mid-batch.
@@ -64,11 +70,7 @@ def test_a_batch_whose_worker_was_killed_is_stored_by_another_within_the_timeout
 def test_a_killed_workers_batch_goes_back_within_seconds_whatever_the_timeout(
     db: Database, tmp_path: Path
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
-                    TWEETFEED_VAR_DIR=str(tmp_path),
-                    TWEETFEED_VISIBILITY_TIMEOUT="600")  # fmt: skip
+    client, env = setting_up(db, tmp_path, 600)
     lines = [line(v1_tweet(950 + n)).decode() for n in range(3)]
     with db.engine.connect() as blocker:
         blocker.execute(text("LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE"))

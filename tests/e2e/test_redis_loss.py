@@ -33,6 +33,12 @@ def stored(db: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(Tweet)) or 0)
 
 
+def environment(db: Database, redis_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    return clean_env(**{"TWEETFEED_DATABASE_URL": db.url, "TWEETFEED_REDIS_URL": redis_url,
+                        "TWEETFEED_VAR_DIR": str(tmp_path / "var"),
+                        "TWEETFEED_BATCH_SIZE": str(BATCH), **more})  # fmt: skip
+
+
 def stream_file(path: Path) -> Path:
     """TWEETS distinct tweets and every tenth one sent twice."""
     lines = [line(v1_tweet(5_000 + n, f"tweet {n}")) for n in range(TWEETS)]
@@ -50,9 +56,7 @@ def replaying(path: Path, env: dict[str, str], log: Path) -> subprocess.Popen[by
 
 def test_batches_lost_by_a_redis_restart_are_handed_on_again(db: Database, tmp_path: Path) -> None:
     server = RedisServer(tmp_path).start()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=server.url(),
-                    TWEETFEED_VAR_DIR=str(tmp_path / "var"),
-                    TWEETFEED_BATCH_SIZE=str(BATCH))  # fmt: skip
+    env = environment(db, server.url(), tmp_path)
     client = redis.Redis.from_url(server.url())
     log = tmp_path / "listener.log"
     listener = replaying(stream_file(tmp_path / "in.jsonl"), env, log)
@@ -78,9 +82,7 @@ def test_a_replay_waits_out_redis_going_away_and_stores_everything(
     db: Database, tmp_path: Path
 ) -> None:
     server = RedisServer(tmp_path).start()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=server.url(),
-                    TWEETFEED_VAR_DIR=str(tmp_path / "var"),
-                    TWEETFEED_BATCH_SIZE=str(BATCH), TWEETFEED_BATCH_WAIT_MS="50")  # fmt: skip
+    env = environment(db, server.url(), tmp_path, TWEETFEED_BATCH_WAIT_MS="50")
     client = redis.Redis.from_url(server.url())
     lines = stream_file(tmp_path / "in.jsonl").read_bytes().splitlines(keepends=True)
     log = tmp_path / "listener.log"
@@ -116,8 +118,7 @@ def feed(pipe: IO[bytes], data: bytes) -> None:
 
 
 def test_a_replay_with_no_redis_at_all_stops_at_once(db: Database, tmp_path: Path) -> None:
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL="redis://127.0.0.1:1/0",
-                    TWEETFEED_VAR_DIR=str(tmp_path / "var"))  # fmt: skip
+    env = environment(db, "redis://127.0.0.1:1/0", tmp_path)
     result = tweetfeed("listen", "--from-file", "-", env=env, stdin=b"{}\n", timeout=30)
     assert result.returncode == 1
     assert b"replay stopped" in result.stderr
@@ -129,8 +130,7 @@ def test_a_live_listener_hands_on_again_what_a_redis_restart_lost(
     server = RedisServer(tmp_path).start()
     client = redis.Redis.from_url(server.url())
     with FakeXApi(keepalive_interval=0.2, tweets_per_second=0, tokens=[TOKEN]) as fake:
-        env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=server.url(),
-                        TWEETFEED_VAR_DIR=str(tmp_path / "var"),
+        env = environment(db, server.url(), tmp_path,
                         TWEETFEED_X_API_BASE_URL=fake.base_url, TWEETFEED_BATCH_SIZE="10",
                         TWEETFEED_BATCH_WAIT_MS="50", TWEETFEED_HEARTBEAT_SECONDS="0.5",
                         TWEETFEED_STREAM_KEEPALIVE_SECONDS="0.3",
@@ -173,9 +173,7 @@ def test_the_next_listener_hands_on_what_a_gone_one_left_unconfirmed(
     db: Database, tmp_path: Path
 ) -> None:
     server = RedisServer(tmp_path).start()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=server.url(),
-                    TWEETFEED_VAR_DIR=str(tmp_path / "var"),
-                    TWEETFEED_BATCH_SIZE=str(BATCH))  # fmt: skip
+    env = environment(db, server.url(), tmp_path)
     path = stream_file(tmp_path / "in.jsonl")
     try:
         first = tweetfeed("listen", "--from-file", str(path), "--source", "nightly",

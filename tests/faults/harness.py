@@ -4,12 +4,13 @@ workers and listeners, and the checks that fill its row of the table."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from pipeline.feeds import ids
 from pipeline.ingest.parked import STATS_KEY
 from pipeline.store.engine import make_engine
 from tests.faults.servers import ROWS, PrivatePostgres, Row
-from tests.helpers import BIN, ROOT, RedisServer, clean_env, wait_until
+from tests.helpers import BIN, ROOT, RedisServer, clean_env, wait_until, worker
 
 QUEUES = ("ingest", "fanout", "fanout_low", "control")
 
@@ -73,28 +74,13 @@ class Scenario:
                              TWEETFEED_BATCH_WAIT_MS="50", TWEETFEED_VISIBILITY_TIMEOUT="30",
                              **self.settings)  # fmt: skip
         self.workers = 0
+        self.slug = re.sub(r"\W+", "-", self.name).strip("-")[:40]
 
-    @contextmanager
-    def worker(self, concurrency: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    def worker(self, concurrency: int = 2) -> AbstractContextManager[subprocess.Popen[bytes]]:
         """A worker in a process group of its own; ``kill`` it to SIGKILL the whole group."""
         self.workers += 1
-        log = self.folder / f"worker-{self.workers}.log"
-        with log.open("ab") as out:
-            process = subprocess.Popen(
-                [str(BIN / "celery"), "-A", "workers", "worker", "-Q", ",".join(QUEUES),
-                 "-c", str(concurrency), "--loglevel=INFO", "-n", f"{self.name}-{self.workers}@%h"],
-                env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-        try:
-            wait_until(lambda: b" ready." in log.read_bytes() or process.poll() is not None,
-                       60, "a Celery worker to start")  # fmt: skip
-            assert process.poll() is None, log.read_text()[-3000:]
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=60)
+        log = self.folder / f"{self.slug}-worker-{self.workers}.log"
+        return worker(self.env, log, ",".join(QUEUES), concurrency)
 
     @staticmethod
     def kill(process: subprocess.Popen[bytes]) -> None:

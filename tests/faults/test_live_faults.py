@@ -37,12 +37,17 @@ def fake() -> Iterator[FakeXApi]:
         yield api
 
 
-def stored_ids(run: Scenario) -> set[int]:
+def column(run: Scenario, which: Any) -> set[int]:
+    """The distinct values of a column of the scenario's tweets."""
     engine = make_engine(run.url)
     with engine.connect() as conn:
-        found = set(conn.scalars(select(Tweet.id)))
+        found = set(conn.scalars(select(which)))
     engine.dispose()
     return found
+
+
+def stored_ids(run: Scenario) -> set[int]:
+    return column(run, Tweet.id)
 
 
 def redis_values(run: Scenario) -> Iterator[Any]:
@@ -101,12 +106,12 @@ def test_live_listener_faults(postgres: PrivatePostgres, tmp_path: Path, fake: F
             run.wait_settled()
         rebuilt = tweetfeed("feeds", "rebuild", env=run.env, timeout=300)
         assert rebuilt.returncode == 0, rebuilt.stderr.decode()
-        authors = authors_of(run)
+        authors = column(run, Tweet.author_id)
         row = run.check(Expected(frozenset(sent), frozenset(), frozenset(authors)))
         status = tweetfeed("status", env=run.env, timeout=60)
         places: dict[str, list[Any]] = {
             "listener log": [log.read_bytes()],
-            "worker logs": [p.read_bytes() for p in tmp_path.glob("worker-*.log")],
+            "worker logs": [p.read_bytes() for p in tmp_path.glob("*worker-*.log")],
             "Redis": list(redis_values(run)),
             "stream_processes, dead_letters, api_keys": sql_text(run),
             "`tweetfeed status`": [status.stdout, status.stderr],
@@ -128,14 +133,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-def authors_of(run: Scenario) -> set[int]:
-    engine = make_engine(run.url)
-    with engine.connect() as conn:
-        found = set(conn.scalars(select(Tweet.author_id)))
-    engine.dispose()
-    return found
 
 
 def sql_text(run: Scenario) -> list[Any]:

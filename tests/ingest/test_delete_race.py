@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from models import Activity, Tweet
 from pipeline.feeds import ids
@@ -21,6 +20,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from tests.conftest import Database
 from tests.factories import line, v1_delete, v1_tweet
+from tests.helpers import installed
 
 HOLD_SECONDS = 1.5
 # Holds every statement that inserts activities, inside its transaction, before it commits.
@@ -42,17 +42,8 @@ UNDO = {
 }
 
 
-@contextmanager
-def activities_held(db: Database) -> Iterator[None]:
-    with db.engine.begin() as conn:
-        for statement in TRIGGERS[db.dialect]:
-            conn.execute(text(statement))
-    try:
-        yield
-    finally:
-        with db.engine.begin() as conn:
-            for statement in UNDO[db.dialect]:
-                conn.execute(text(statement))
+def activities_held(db: Database) -> AbstractContextManager[None]:
+    return installed(db.engine, db.dialect, TRIGGERS, UNDO)
 
 
 def store(rt: Runtime, *lines: bytes) -> None:

@@ -5,12 +5,11 @@ made and fanned out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from models import Activity, Tweet
 from pipeline.feeds import ids
@@ -20,6 +19,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from tests.conftest import Database
 from tests.factories import line, v1_tweet
+from tests.helpers import installed
 
 REFUSE = {
     "postgresql": [
@@ -39,17 +39,8 @@ UNDO = {
 }
 
 
-@contextmanager
-def activities_refused(db: Database) -> Iterator[None]:
-    with db.engine.begin() as conn:
-        for statement in REFUSE[db.dialect]:
-            conn.execute(text(statement))
-    try:
-        yield
-    finally:
-        with db.engine.begin() as conn:
-            for statement in UNDO[db.dialect]:
-                conn.execute(text(statement))
+def activities_refused(db: Database) -> AbstractContextManager[None]:
+    return installed(db.engine, db.dialect, REFUSE, UNDO)
 
 
 def count(db: Database, model: type) -> int:
