@@ -67,7 +67,10 @@ def _ledger(settings: Settings, source: str) -> Any:
     clients = ledger.servers(settings.redis_url, settings.celery_broker_url)
     enqueue = EnqueueSink(clients[0], TaskSender(settings.celery_broker_url), source)
     root = settings.var_path / "handoff"
-    return ledger.HandoffLedger(enqueue, clients, root, source)
+    # A task not run within twice the visibility timeout is not coming: kombu would have
+    # given it back after one.
+    stale = 2.0 * settings.visibility_timeout
+    return ledger.HandoffLedger(enqueue, clients, root, source, stale)
 
 
 def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,6 +9,11 @@ the queued task with them, and there a gone key proves nothing: every batch not 
 is parked and queued again. A batch stored twice costs a little work (ingest is idempotent);
 a batch lost is gone.
 
+A batch still parked long after its hand-off (twice VISIBILITY_TIMEOUT, when kombu would have
+given back any task a dead worker held) has its task queued again: kombu's Redis transport
+loses a message that a worker killed at the wrong moment had taken off the queue without yet
+recording it as unacknowledged. The fault suite found one such batch in a worker SIGKILL.
+
 Each unconfirmed batch is a file in the ledger's folder (its lines, its key and the server it
 was handed to), so the next listener for the same source takes over what a listener that died
 left behind.
@@ -23,7 +28,7 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +46,9 @@ class Handoff(Protocol):
     def hand_on(self, batch: Batch, key: str) -> None:
         """Park ``batch`` under ``key`` and queue its task."""
 
+    def queue(self, batch: Batch, key: str) -> None:
+        """Queue the task of ``batch``, parked under ``key`` already."""
+
     def restarted(self) -> None:
         """The servers restarted: declare the queues again before the next send."""
 
@@ -49,6 +57,7 @@ class Handoff(Protocol):
 class _Entry:
     path: Path
     server: str  # the servers' run ids when it was handed on
+    since: float = field(default_factory=time.monotonic)  # when its task was last queued
 
 
 def _slug(source: str) -> str:
@@ -73,15 +82,18 @@ def _run_id(client: Any) -> str:
 
 
 class HandoffLedger:
-    """A sink that hands batches on through ``hand_on`` and keeps each until it is committed.
+    """A sink that hands batches on through ``handoff`` and keeps each until it is committed;
+    a batch still parked ``stale`` seconds after its task was queued has it queued again.
 
     ``servers`` are the Redis clients whose restart can lose a handed-on batch: the one the
     lines are parked on first (its keys are the confirmations), then the broker's if that is
     another Redis server.
     """
 
-    def __init__(self, handoff: Handoff, servers: list[Any], root: Path, source: str) -> None:
-        self.handoff, self.servers = handoff, servers
+    def __init__(
+        self, handoff: Handoff, servers: list[Any], root: Path, source: str, stale: float = 240.0
+    ) -> None:
+        self.handoff, self.servers, self.stale = handoff, servers, stale
         self.redis = servers[0]
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.RLock()
@@ -134,12 +146,17 @@ class HandoffLedger:
                 self.handoff.restarted()
             for key in lost:
                 self._again(key, self._entries[key])
+            now = time.monotonic()
             for key, here in zip(keys, present, strict=True):
                 entry = self._entries.get(key)
-                if entry is not None and entry.server == before and not here:
+                if entry is None or entry.server != before:
+                    continue
+                if not here:
                     entry.path.unlink(missing_ok=True)
                     del self._entries[key]
-                    self._confirmed_at = time.monotonic()
+                    self._confirmed_at = now
+                elif now - entry.since > self.stale:
+                    self._requeue(key, entry)
 
     def settle(self, stall: float) -> bool:
         """Wait until every batch is confirmed committed; give up after ``stall`` seconds in
@@ -185,6 +202,16 @@ class HandoffLedger:
             "Redis restarted since batch %s was handed on (%d lines): handed on again as %s",
             header["key"], len(batch.lines), new_key,
         )  # fmt: skip
+
+    def _requeue(self, key: str, entry: _Entry) -> None:
+        """A batch still parked long after its hand-off: its task may be lost (kombu's Redis
+        transport drops a message taken by a worker killed before it recorded it as unacked).
+        Queue it again; a second task for the same batch finds it stored and does nothing."""
+        _, batch = self._read(entry.path)
+        self.handoff.queue(batch, key)
+        entry.since = time.monotonic()
+        log.warning("batch %s not committed %.0f s after it was handed on: its task is queued "
+                    "again", key, self.stale)  # fmt: skip
 
     def _write(self, key: str, batch: Batch) -> Path:
         """A file of one header line (the key, the batch's fields, each line's length) and then

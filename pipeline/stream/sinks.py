@@ -31,6 +31,14 @@ class EnqueueSink:
     def hand_on(self, batch: Batch, key: str) -> None:
         """Park ``batch`` under ``key`` and queue its task."""
         parked.park(self.redis, batch.lines, key)
+        try:
+            self.queue(batch, key)
+        except BaseException:
+            _forget(self.redis, key)  # gone, the ledger would take it for committed: raise
+            raise
+
+    def queue(self, batch: Batch, key: str) -> None:
+        """Queue the task of ``batch``, parked under ``key`` already."""
         payload: dict[str, Any] = {
             "batch": key,
             "source": self.source,
@@ -38,11 +46,7 @@ class EnqueueSink:
         }
         if batch.truncated:
             payload["truncated"] = batch.truncated
-        try:
-            self.sender.send(routes.INGEST_BATCH, payload)
-        except BaseException:
-            _forget(self.redis, key)
-            raise
+        self.sender.send(routes.INGEST_BATCH, payload)
 
     def restarted(self) -> None:
         """A broker that restarted without its data forgot the queues' bindings too (kombu's

@@ -1,10 +1,12 @@
 """The live listener's faults in one run: tweepy against the fake X API through a 429, an
-operational-disconnect, a Redis that keeps nothing restarting and a worker SIGKILLed mid-batch;
+operational-disconnect, a stall while 200 tweets a second arrive, a truncated line (the one
+dead letter), a Redis that keeps nothing restarting and a worker SIGKILLed mid-batch;
 then every count checked, and the bearer token looked for everywhere it must not be."""
 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -70,7 +72,8 @@ def redis_values(run: Scenario) -> Iterator[Any]:
 
 
 def test_live_listener_faults(postgres: PrivatePostgres, tmp_path: Path, fake: FakeXApi) -> None:
-    run = Scenario("live: 429, disconnect, Redis restart, worker SIGKILL", postgres, tmp_path,
+    run = Scenario("live: 429, disconnect, stall under load, truncated line, Redis restart, "
+                   "worker SIGKILL", postgres, tmp_path,
                    settings={**LIVE, "TWEETFEED_X_API_BASE_URL": fake.base_url})  # fmt: skip
     try:
         with run.session() as session:
@@ -96,18 +99,30 @@ def test_live_listener_faults(postgres: PrivatePostgres, tmp_path: Path, fake: F
             run.redis_server.kill()
             run.redis_server.start()
             wait_until(connected, 30, "the stream back after the Redis restart")
+            connects = log.read_text().count("-> connected")
+            fake.set_rate(200)
+            time.sleep(1)
+            fake.stall(5)  # under load: nothing at all, keep-alives included
+            wait_until(lambda: "stall" in log.read_text(), 15, "the stall to be noticed")
+            # What the fake would write to the stalled connection after the listener left it
+            # is lost, as it is from X's own stream: stop the load first.
+            fake.set_rate(0)
+            again = lambda: log.read_text().count("-> connected") > connects  # noqa: E731
+            wait_until(lambda: again() and connected(), 30, "a new connection, the stalled gone")
+            fake.send_truncated()
             sent += fake.send_tweets(200)
             run.kill(workers[-1])  # likely mid-batch: 200 tweets are arriving
             workers.append(stack.enter_context(run.worker()))
             sent += fake.send_tweets(60)
             written = lambda: set(fake.sent_ids()) >= set(sent)  # noqa: E731
             wait_until(written, 30, "the fake to write every tweet")
+            sent = fake.sent_ids()  # the pushed tweets and those the 200/s load made
             wait_until(lambda: stored_ids(run) >= set(sent), 120, "every tweet to be stored")
             run.wait_settled()
         rebuilt = tweetfeed("feeds", "rebuild", env=run.env, timeout=300)
         assert rebuilt.returncode == 0, rebuilt.stderr.decode()
         authors = column(run, Tweet.author_id)
-        row = run.check(Expected(frozenset(sent), frozenset(), frozenset(authors)))
+        row = run.check(Expected(frozenset(sent), frozenset(), frozenset(authors), dead=1))
         status = tweetfeed("status", env=run.env, timeout=60)
         places: dict[str, list[Any]] = {
             "listener log": [log.read_bytes()],
