@@ -68,11 +68,11 @@ class Scenario:
         self.url = self.postgres.create_database(f"faults_{uuid.uuid4().hex[:10]}")
         self.redis_server = RedisServer(self.folder, *self.persist).start()
         self.redis = redis.Redis.from_url(self.redis_server.url())
-        self.env = clean_env(TWEETFEED_DATABASE_URL=self.url,
-                             TWEETFEED_REDIS_URL=self.redis_server.url(),
-                             TWEETFEED_VAR_DIR=str(self.folder / "var"),
-                             TWEETFEED_BATCH_WAIT_MS="50", TWEETFEED_VISIBILITY_TIMEOUT="30",
-                             **self.settings)  # fmt: skip
+        self.env = clean_env(**{"TWEETFEED_DATABASE_URL": self.url,
+                                "TWEETFEED_REDIS_URL": self.redis_server.url(),
+                                "TWEETFEED_VAR_DIR": str(self.folder / "var"),
+                                "TWEETFEED_BATCH_WAIT_MS": "50",
+                                "TWEETFEED_VISIBILITY_TIMEOUT": "30", **self.settings})  # fmt: skip
         self.workers = 0
         self.slug = re.sub(r"\W+", "-", self.name).strip("-")[:40]
 
