@@ -54,7 +54,7 @@ def _show(console: Console, name: str, limit: int) -> int:
         for column in ("id", "time", "actor", "verb", "object", "text"):
             table.add_column(column)
         for a in feed.page(limit):
-            text = (a.object_data or {}).get("text", "")
+            text = (a.object_data or a.foreign_data or {}).get("text", "")
             table.add_row(str(a.id), a.activity.as_json()["time"], a.actor, a.verb, a.object, text)
     console.print(table)
     return 0

@@ -1,5 +1,10 @@
 """Enrichment: replace an activity's references (``tweet:1``, ``user:2``) with the objects.
 
+Besides its actor, object and target, an activity whose ``foreign_id`` names a tweet that is
+none of those (a retweet: its object is the original, its foreign id the retweet itself) has
+that tweet loaded as ``foreign_data``, so a retweet whose original was never stored (the default:
+TWEETFEED_CAPTURE_EMBEDDED is off) still has its own text, ``RT @author: …``, to show.
+
 All references of one kind on a page are loaded in one query. Register a loader for a kind of
 your own with :func:`register_enricher`; it receives the keys (the part after ``kind:``) and
 returns a dict of key to JSON-ready object. Keys it does not return enrich to None.
@@ -22,6 +27,7 @@ from pipeline.times import iso
 
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
 _ENRICHERS: dict[str, Enricher] = {}
+TWEET = "tweet:"
 
 
 def register_enricher(kind: str, loader: Enricher) -> None:
@@ -89,6 +95,15 @@ def has_loader(kind: str) -> bool:
     return kind in _ENRICHERS
 
 
+def foreign_ref(activity: ActivityRecord) -> str | None:
+    """The activity's ``foreign_id`` when it names a tweet none of its references name: a
+    retweet's own tweet. None otherwise (a tweet, reply or quote is its own object)."""
+    ref = activity.foreign_id
+    if ref.startswith(TWEET) and ref not in (activity.actor, activity.object, activity.target):
+        return ref
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class EnrichedActivity:
     """An activity and the objects its references point at (None where nothing was found)."""
@@ -111,17 +126,25 @@ class EnrichedActivity:
     def target_data(self) -> Any:
         return self.objects.get(self.activity.target) if self.activity.target else None
 
+    @property
+    def foreign_data(self) -> Any:
+        """The tweet :func:`foreign_ref` names (a retweet's own tweet), else None."""
+        ref = foreign_ref(self.activity)
+        return self.objects.get(ref) if ref else None
+
     def as_json(self) -> dict[str, Any]:
         return {
             **self.activity.as_json(),
             "actor_data": self.actor_data,
             "object_data": self.object_data,
             "target_data": self.target_data,
+            "foreign_data": self.foreign_data,
         }
 
 
 def _refs(activity: ActivityRecord) -> list[str]:
-    return [r for r in (activity.actor, activity.object, activity.target) if r]
+    refs = (activity.actor, activity.object, activity.target, foreign_ref(activity))
+    return [r for r in refs if r]
 
 
 def load_refs(session: Session, refs: Iterable[str]) -> dict[str, Any]:

@@ -3,9 +3,11 @@ feed is read in one round trip and no SQL (Mastodon caches rendered statuses the
 
 Keys, all under ``tweetfeed:hyd:``:
 
-- ``b:a:<member>``: an activity: a first line naming its references (actor, object, target,
-  tab-separated), then its JSON without the closing brace. ``b:o:<kind>:<key>``: the JSON of a
-  referenced tweet or user. Each lives READ_CACHE_SECONDS.
+- ``b:a:<member>``: an activity: a first line naming its references (actor, object, target and
+  the foreign tweet of ``pipeline.feeds.enrich.foreign_ref``, tab-separated, "" for none), then
+  its JSON without the closing brace. ``b:o:<kind>:<key>``: the JSON of a referenced tweet or
+  user, or ``null`` for one not stored (a retweet's original, say). Each lives
+  READ_CACHE_SECONDS.
 - ``epoch:<kind>`` (``activity``, ``tweet``, ``user``): bumped by every commit that deletes or
   changes entries of that kind.
 - ``h:<name>``: a count of open transactions changing entry ``name``; nothing fills it meanwhile.

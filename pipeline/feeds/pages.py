@@ -15,7 +15,13 @@ import orjson
 
 from pipeline.feeds import activities
 from pipeline.feeds.activities import ActivityRecord
-from pipeline.feeds.enrich import EnrichedActivity, cached_kind, has_loader, load_refs
+from pipeline.feeds.enrich import (
+    EnrichedActivity,
+    cached_kind,
+    foreign_ref,
+    has_loader,
+    load_refs,
+)
 from pipeline.feeds.hydrated import HydratedCache, Lookup, activity_name, object_name
 from pipeline.runtime import Runtime
 from pipeline.times import from_iso
@@ -29,7 +35,7 @@ class Entry:
 
     activity_id: int
     head: bytes
-    refs: tuple[str, str, str]  # actor, object, target ("" for none)
+    refs: tuple[str, str, str, str]  # actor, object, target, foreign ("" for none)
 
 
 @dataclass
@@ -48,11 +54,12 @@ class Page:
         """The activities as one JSON array."""
         objects, parts = self.objects, list[bytes]()
         for e in self.entries:
-            actor, obj, target = e.refs
+            actor, obj, target, foreign = e.refs
             parts += (
                 e.head, b',"actor_data":', objects.get(actor) or NULL, b',"object_data":',
                 objects.get(obj) or NULL, b',"target_data":',
-                (objects.get(target) or NULL) if target else NULL, b"},",
+                (objects.get(target) or NULL) if target else NULL, b',"foreign_data":',
+                (objects.get(foreign) or NULL) if foreign else NULL, b"},",
             )  # fmt: skip
         if parts:
             parts[-1] = b"}"
@@ -77,8 +84,8 @@ def _loads(blob: bytes | None) -> object:
     return None if blob is None else orjson.loads(blob)
 
 
-def _refs(activity: ActivityRecord) -> tuple[str, str, str]:
-    return activity.actor, activity.object, activity.target or ""
+def _refs(activity: ActivityRecord) -> tuple[str, str, str, str]:
+    return activity.actor, activity.object, activity.target or "", foreign_ref(activity) or ""
 
 
 def entry(activity: ActivityRecord) -> Entry:
@@ -86,16 +93,22 @@ def entry(activity: ActivityRecord) -> Entry:
 
 
 def _blob(e: Entry) -> bytes | None:
-    """The cached form of an entry: its references on a first line, then its JSON head."""
+    """The cached form of an entry: its four references on a first line, tab-separated (the
+    page script fetches the objects they name), then its JSON head."""
     if any("\t" in r or "\n" in r for r in e.refs):
         return None
     return "\t".join(e.refs).encode() + b"\n" + e.head
 
 
-def _entry(activity_id: int, blob: bytes) -> Entry:
+def _entry(activity_id: int, blob: bytes) -> Entry | None:
+    """The entry a cached blob holds; None for a blob of an older form (three references, from
+    before ``foreign_data``): that activity is read from SQL again and cached anew."""
     head, _, body = blob.partition(b"\n")
-    actor, obj, target = head.decode().split("\t")
-    return Entry(activity_id, body, (actor, obj, target))
+    refs = head.decode().split("\t")
+    if len(refs) != 4:
+        return None
+    actor, obj, target, foreign = refs
+    return Entry(activity_id, body, (actor, obj, target, foreign))
 
 
 def from_enriched(batch: Sequence[EnrichedActivity]) -> Page:
@@ -126,11 +139,13 @@ def _missing(refs: Iterable[str], objects: dict[str, bytes | None]) -> list[str]
 
 
 def _cached(found: Lookup) -> tuple[Page, list[int], list[str]]:
-    page = Page(objects=found.objects)
+    page, absent = Page(objects=found.objects), []
     for activity_id, _, blob in found.items:
-        if blob is not None:
-            page.entries.append(_entry(activity_id, blob))
-    absent = [activity_id for activity_id, _, blob in found.items if blob is None]
+        e = None if blob is None else _entry(activity_id, blob)
+        if e is None:
+            absent.append(activity_id)
+        else:
+            page.entries.append(e)
     return page, absent, [r for e in page.entries for r in e.refs if r]
 
 

@@ -155,9 +155,45 @@ def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
 
     first = retweets(rt)
     assert b'"object_data":null' in first, "the original is not stored"
+    assert first == retweets(plain)
     with statements(db.engine) as seen:
         assert retweets(rt) == first
     assert seen == [], "the missing original is cached as missing: no SQL"
+    (shown,) = FlatFeed("user:8", rt)[:]
+    assert shown.object_data is None
+    assert shown.foreign_data["text"] == "RT @user9: the original", "the retweet's own tweet"
     stored(rt, line(original))
     after = retweets(rt)
     assert after == retweets(plain) and after != first, "storing the original shows it at once"
+    (shown,) = FlatFeed("user:8", rt)[:]
+    assert shown.object_data["text"] == "the original"
+    assert shown.foreign_data["id"] == "301", "the retweet's own tweet is still there"
+
+
+def test_only_a_retweet_has_its_own_tweet_as_foreign_data(db: Database, redis_client: Any) -> None:
+    rt = runtime(db, redis_client)
+    original = v1_tweet(300, "the original #py", 9, timestamp_ms=T0,
+                        entities=v1_entities(tags=("py",)))  # fmt: skip
+    stored(rt, line(original), line(v1_retweet(301, original, 8, T0 + 1000)))
+    retweet, tweet = FlatFeed(FEED, rt)[:]
+    assert (retweet.verb, retweet.foreign_data["id"]) == ("retweet", "301")
+    assert (tweet.verb, tweet.foreign_data) == ("tweet", None), "a tweet is its own object"
+    assert page(rt).count(b'"foreign_data":null') == 1
+
+
+def test_an_activity_cached_in_the_older_form_is_read_again(
+    db: Database, redis_client: Any
+) -> None:
+    """A blob cached before ``foreign_data`` names three references; it is read from SQL again
+    and cached in the new form, not served without the retweet's own tweet."""
+    rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
+    original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
+    stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
+    first = FlatFeed("user:8", rt).read_page(25).json()
+    (key,) = redis_client.keys("tweetfeed:hyd:b:a:*")
+    refs, _, body = redis_client.get(key).partition(b"\n")
+    assert refs == b"user:8\ttweet:300\t\ttweet:301"
+    redis_client.set(key, b"user:8\ttweet:300\t\n" + body)
+    again = FlatFeed("user:8", rt).read_page(25).json()
+    assert again == first == FlatFeed("user:8", plain).read_page(25).json()
+    assert redis_client.get(key).partition(b"\n")[0] == refs, "cached anew"

@@ -23,8 +23,9 @@ from pipeline.store.engine import transaction
 from pipeline.web import fast
 from pipeline.web.app import create_app
 from tests.conftest import Pipeline
+from tests.factories import line, v1_retweet, v1_tweet
 from tests.helpers import wait_until
-from tests.scenario import graph_and_stream
+from tests.scenario import graph_and_stream, listen
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 TOKEN = "token-that-must-never-leak"
@@ -194,6 +195,27 @@ def test_timelines_render_per_verb_templates_that_a_user_can_override(
         html = client.get("/feeds/user/2").text
         assert "<p class=mine>tweet:105</p>" in html, "the user's template wins"
         assert "<p class=mine>tweet:101</p>" in html
+
+
+def test_a_retweet_whose_original_is_not_stored_shows_its_own_text(pipeline: Pipeline) -> None:
+    """Without TWEETFEED_CAPTURE_EMBEDDED the original is not stored: the timeline shows the
+    retweet's own tweet (``RT @author: …``) and who retweeted it, not a bare reference."""
+    original = v1_tweet(1879011587732241247, "an original nobody stored", 9,
+                        timestamp_ms=1_700_000_000_000)  # fmt: skip
+    listen(pipeline, [line(v1_retweet(1879011587732241300, original, 8, 1_700_000_001_000))])
+    with client_for(pipeline) as client:
+        for path in ("/feeds/user/8", "/feeds/notification/9"):
+            html = client.get(path).text
+            assert "RT @user9: an original nobody stored" in html, path
+            assert "User 8" in html and "retweeted" in html, path
+            assert "tweet:1879011587732241247" not in html, path
+        (activity,) = client.get("/api/feeds/user/8").json()["activities"]
+        assert activity["object"] == "tweet:1879011587732241247"
+        assert activity["object_data"] is None, "the original is not stored"
+        own = activity["foreign_data"]
+        assert (own["id"], own["author_id"]) == ("1879011587732241300", "8")
+        assert own["text"] == "RT @user9: an original nobody stored"
+        assert own["retweeted_id"] == "1879011587732241247"
 
 
 def test_no_secret_appears_in_any_response_or_the_openapi_document(
