@@ -24,7 +24,8 @@ def new_key() -> str:
 
 
 def first_attempt(redis: Any, attempt: str | None) -> bool:
-    """True unless a delivery of the task with id ``attempt`` has started before."""
+    """True unless a delivery of ``attempt`` (a task id, or a parked batch's key) has started
+    before."""
     if attempt is None:
         return True
     return bool(redis.set(ATTEMPT_PREFIX + attempt, 1, nx=True, ex=86_400))

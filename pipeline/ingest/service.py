@@ -32,7 +32,9 @@ def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> I
     parsed = parse_lines(
         lines or [], settings.capture_embedded, request.truncated, settings.max_line_bytes
     )
-    first = parked.first_attempt(redis, attempt)
+    # A parked batch counts its attempts by its key: the listener queues a second task for a
+    # batch whose first task went missing, and that one must fan out what the first stored.
+    first = parked.first_attempt(redis, request.batch or attempt)
     with rt.transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
         # Deleted tweets, new ones (a page may hold a cached null for a tweet not yet stored)
