@@ -171,11 +171,21 @@ def holders(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str
 
 
 def remove(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str, int]]:
-    """Delete activities and their rows, and take them out of every Redis feed once this
-    transaction commits; return the (feed, activity id) pairs removed."""
+    """Delete activities for good and their rows, and take them out of every Redis feed, now
+    and again once this transaction commits; return the (feed, activity id) pairs removed.
+
+    Redis is cleared before the commit as well as after it because a worker that dies between
+    the two leaves no way back: a rerun of its task finds the activities gone from SQL, and with
+    them every record of the feeds that held them. Every caller removes an activity that is
+    doomed whatever becomes of this transaction (a committed delete notice, a removal task
+    that is retried until it succeeds), so clearing it early costs nothing.
+    """
     pairs = holders(rt, session, ids)
     copies.rows(rt, session).remove_activities(ids)
     activities.delete_ids(session, ids)
     hydrated.forget(rt, activities=ids)
+    cache = copies.cache(rt)
+    if cache is not None:
+        cache.remove(pairs, ids)
     copies.cache_remove(rt, pairs, ids)
     return pairs

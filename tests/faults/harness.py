@@ -145,8 +145,11 @@ class Scenario:
             feeds[feed] = set().union(*(by_actor.get(ids.user_feed(a), set()) for a in targets))
         row.feeds = len(feeds)
         for feed, want in feeds.items():
-            members = self.redis.zrange(ids.redis_key(feed), 0, -1)
-            row.feeds_exact += {int(m) for m in members} == want  # type: ignore[arg-type]
+            held = {int(m) for m in self.redis.zrange(ids.redis_key(feed), 0, -1)}  # type: ignore[arg-type]
+            row.feeds_exact += held == want
+            if held != want and len(row.notes) < 6:
+                row.notes.append(f"{feed}: {len(want - held)} missing {sorted(want - held)[:5]}, "
+                                 f"{len(held - want)} extra {sorted(held - want)[:5]}")  # fmt: skip
         ROWS.append(row)
         return row
 
