@@ -19,7 +19,6 @@ from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
 from pipeline.feeds.enrich import EnrichedActivity, enrich
 from pipeline.feeds.hydrated import HydratedCache, Lookup
 from pipeline.feeds.pages import Page, complete, from_enriched, ready
-from pipeline.feeds.rebuild import rebuild_feed
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import FeedStore, Item
 from pipeline.runtime import Runtime, default_runtime
@@ -51,7 +50,8 @@ class _Items:
         if self.cache is None:
             return self.sql
         if not self.cache.whole(feed):
-            rebuild_feed(self.sql, self.cache, feed)
+            # Added to, not replaced: writes that commit while this reads SQL must stay.
+            self.cache.fill(feed, self.sql.all_items(feed))
         return self.cache
 
     def page(

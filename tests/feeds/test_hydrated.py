@@ -12,6 +12,7 @@ import pytest
 from pipeline.feeds import ids
 from pipeline.feeds.hydrated import HydratedCache
 from pipeline.feeds.read import FlatFeed
+from pipeline.feeds.storage import copies
 from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
@@ -135,6 +136,27 @@ def test_a_feed_redis_lost_and_writes_made_again_is_rebuilt_whole(
     assert redis_client.zcard(ids.redis_key(FEED)) == 2, "the writes made the key again"
     assert page(rt) == page(sql)
     assert redis_client.zcard(ids.redis_key(FEED)) == 5
+
+
+def test_a_write_that_lands_while_a_first_read_copies_the_feed_stays_in_it(
+    db: Database, redis_client: Any
+) -> None:
+    """A feed's first read in a Redis's life copies it from SQL; a tweet that commits and is
+    written to Redis after that read's SQL query must not be dropped by the copy, nor a tweet
+    deleted meanwhile put back."""
+    rt, sql = runtime(db, redis_client), runtime(db, redis_client, feed_backend="sql")
+    stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
+    redis_client.flushdb()
+    with rt.sessions() as session:
+        before = copies.sql(rt, session).all_items(FEED)  # the first read's SQL query
+    stored(rt, tagged(200, 7, T0 + 10_000))  # commits, and reaches Redis, meanwhile
+    stored(rt, v1_delete(101))  # and so does a delete
+    cache = copies.cache(rt)
+    assert cache is not None
+    cache.fill(FEED, before)  # the first read's copy lands after it
+    assert cache.whole(FEED)
+    assert redis_client.zcard(ids.redis_key(FEED)) == 3
+    assert page(rt) == page(sql)
 
 
 def test_the_sql_backend_reads_the_same_page(db: Database, redis_client: Any) -> None:

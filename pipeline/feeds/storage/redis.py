@@ -116,6 +116,21 @@ return cursor_page(key, tonumber(ARGV[4]), ARGV[5], limit, offset, mode)
 )
 
 
+# KEYS: the feed, the removal record, the built marks. ARGV: max length, feed, epoch, then
+# (score, member) pairs. Adds what the record does not hold, keeps what is there, trims, marks.
+_FILL = """
+local key, removed, built = KEYS[1], KEYS[2], KEYS[3]
+for i = 4, #ARGV, 2 do
+  if not redis.call('ZSCORE', removed, ARGV[i + 1]) then
+    redis.call('ZADD', key, ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[1]) + 1))
+redis.call('HSET', built, ARGV[2], ARGV[3])
+return 1
+"""
+
+
 def _items(flat: list[Any]) -> list[Item]:
     return [Item(int(float(flat[i + 1])), int(flat[i])) for i in range(0, len(flat), 2)]
 
@@ -129,6 +144,7 @@ class RedisFeedStore:
         self.removal_memory = removal_memory
         self._add = redis.register_script(_ADD)
         self._page = redis.register_script(_PAGE)
+        self._fill = redis.register_script(_FILL)
 
     def add(self, entries: Sequence[tuple[str, Item]]) -> None:
         self.write(entries, None)
@@ -264,6 +280,19 @@ class RedisFeedStore:
     def _epoch(self) -> bytes:
         self.redis.set(EPOCH, uuid.uuid4().hex, nx=True)
         return bytes(self.redis.get(EPOCH))
+
+    def fill(self, feed: str, items: Iterable[Item]) -> None:
+        """Add ``items``, read from SQL, to what ``feed`` holds, and mark it whole.
+
+        Unlike :meth:`replace` this keeps what the key holds: a fan-out write that committed
+        after the SQL read may already be there, and it is in no snapshot taken before it. An
+        activity removed since the read is in the removal record and is not added back.
+        """
+        pairs: list[Any] = []
+        for item in items:
+            pairs += (item.score, ids.member(item.activity_id))
+        keys = [ids.redis_key(feed), REMOVED, BUILT]
+        self._fill(keys=keys, args=[self.max_length(feed), feed, self._epoch(), *pairs])
 
     def replace(self, feed: str, items: Iterable[Item]) -> None:
         """Make ``feed`` hold exactly ``items`` and mark it whole."""
