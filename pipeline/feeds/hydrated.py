@@ -30,6 +30,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from pipeline.feeds import ids
+from pipeline.feeds.storage.packed import evalsha_many
 from pipeline.feeds.storage.redis import BUILT, CURSOR_PAGE, EPOCH
 from pipeline.runtime import Runtime
 
@@ -223,9 +224,10 @@ class HydratedCache:
             self._fill(args=args)
 
     def forget(self, phase: str, kinds: Sequence[str], names: Sequence[str]) -> None:
-        for start in range(0, max(len(names), 1), SCRIPT_BATCH):
-            part = names[start : start + SCRIPT_BATCH]
-            self._forget(args=[PREFIX, phase, HOLD_SECONDS, len(kinds), *kinds, *part])
+        head = [PREFIX, phase, HOLD_SECONDS, len(kinds), *kinds]
+        parts = range(0, max(len(names), 1), SCRIPT_BATCH)
+        calls = [((), [*head, *names[start : start + SCRIPT_BATCH]]) for start in parts]
+        evalsha_many(self.redis, self._forget, calls)
 
 
 _CACHES: WeakKeyDictionary[Runtime, HydratedCache] = WeakKeyDictionary()

@@ -116,3 +116,18 @@ def test_scores_in_milliseconds_stay_exact(store: FeedStore) -> None:
     store.add([("user:1", Item(big, 1)), ("user:1", Item(big - 1, 2))])
     assert store.page("user:1", 10) == [Item(big, 1), Item(big - 1, 2)]
     assert store.score("user:1", 1) == big
+
+
+def test_a_redis_that_forgot_the_write_script_is_taught_it_again(redis_client: Any) -> None:
+    """Writes send the script by its hash; a restarted or flushed server answers NOSCRIPT to
+    every call of the batch, and the batch is sent again once the script is loaded."""
+    store = RedisFeedStore(redis_client, max_length)
+    store.add([("user:1", Item(1, 1))])
+    redis_client.script_flush()
+    store.add([(f"user:{n}", Item(2, 2)) for n in range(1, 2500)])  # three calls, one trip
+    assert ids(store.page("user:1", 10)) == [2, 1]
+    assert redis_client.zcard("tweetfeed:feed:user:2499") == 1
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        redis_client.set("tweetfeed:feed:user:7", "not a feed")
+        store.add([("user:7", Item(3, 3))])
+    assert ids(store.page("user:1", 10)) == [2, 1], "the connection answers in step after it"

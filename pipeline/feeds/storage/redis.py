@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.feeds import ids
 from pipeline.feeds.storage.base import Item, MaxLength, by_feed
+from pipeline.feeds.storage.packed import evalsha_many
 
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
@@ -204,15 +205,8 @@ class RedisFeedStore:
         if not calls:
             return True
         head = [-1 if planned is None else int(planned * 1000), int(self.removal_memory * 500)]
-        if len(calls) == 1:
-            # One call needs no pipeline, whose every execute first asks SCRIPT EXISTS.
-            keys, (kept, *items) = calls[0]
-            covered = [self._add(keys=keys, args=[kept, *head, *items])]
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            for keys, (kept, *items) in calls:
-                self._add(keys=keys, args=[kept, *head, *items], client=pipe)
-            covered = pipe.execute()
+        sent = [(keys, [kept, *head, *items]) for keys, (kept, *items) in calls]
+        covered = evalsha_many(self.redis, self._add, sent)
         if all(covered):
             return True
         # From now on, removals are recorded: later writes can rely on the record.
