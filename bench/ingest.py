@@ -1,4 +1,5 @@
-"""``ingest`` and ``ingest-no-fanout``: tweetfeed against the obvious Celery design, same file.
+"""``ingest``, ``ingest-no-fanout`` and ``ingest-graph``: tweetfeed against the obvious Celery
+design, same file.
 
 The input is a synthetic v1.1 stream (``pipeline.fakes.synth``, seed 7: replies, retweets,
 quotes, long tweets, 2% deletes, 2% byte-identical re-deliveries) of 60,000 lines (quick:
@@ -11,7 +12,10 @@ every line is accounted for:
   mentions, activities and origin feeds written; done when the workers' ``lines`` counter in
   ``tweetfeed:stats`` (added after each batch commits) reaches the file's count and no task is
   queued or unacknowledged. ``ingest-no-fanout`` is the same with
-  TWEETFEED_DISABLE_FANOUT=true;
+  TWEETFEED_DISABLE_FANOUT=true; ``ingest-graph`` is the same with a follow graph in place
+  (:func:`follow_graph`: per author a log-normal follower count with median 100, three
+  authors with 100,000, who are celebrities at the default threshold and merged at read
+  time), so every tweet is also written into its author's followers' timelines;
 - obvious: ``bench.obvious.app``: 500 lines a task, orjson, jsonb ``ON CONFLICT DO NOTHING``;
   done when its own counter reaches the count.
 
@@ -28,10 +32,13 @@ fan-out, obvious, and again.
 from __future__ import annotations
 
 import json
+import math
+import random
 import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,9 +66,9 @@ from bench.harness import (
 from bench.obvious.app import COUNTER, DDL
 from bench.streams import Stream, stream
 from models import Activity, Tweet
-from pipeline.feeds import ids
+from pipeline.feeds import follows, ids
 from pipeline.ingest.parked import STATS_KEY
-from pipeline.store.engine import make_engine
+from pipeline.store.engine import make_engine, make_sessionmaker
 
 LOGS = WORK / "ingest"
 DATABASE = "bench_ingest"
@@ -191,14 +198,78 @@ def check_tweetfeed(data: Stream, url: str, server: PrivateRedis, fanout: bool) 
     return int(activities or 0) - expected if fanout else 0
 
 
-def run_once(kind: str, data: Stream) -> Result:
-    """One timed, checked run of ``kind``: ``tweetfeed``, ``no-fanout`` or ``obvious``."""
+@dataclass(frozen=True)
+class Graph:
+    """A follow graph's shape: the median follower count, how many authors have ``famous``
+    followers, and how many timelines followers are drawn from."""
+
+    median: int
+    celebrities: int
+    famous: int
+    pool: int
+
+    def describe(self) -> str:
+        return (f"follow graph: log-normal follower counts, median {self.median}, sigma 1.5, "
+                f"{self.celebrities} authors with {self.famous:,} followers, drawn from "
+                f"{self.pool:,} timelines")  # fmt: skip
+
+
+FULL_GRAPH = Graph(median=100, celebrities=3, famous=100_000, pool=200_000)
+QUICK_GRAPH = Graph(median=5, celebrities=1, famous=500, pool=2_000)
+
+
+def follow_graph(authors: Iterable[int], graph: Graph) -> list[tuple[str, str]]:
+    """(timeline, author feed) follows: the first ``graph.celebrities`` authors get
+    ``graph.famous`` followers, every other a log-normal count around ``graph.median``."""
+    rng = random.Random(7)
+    pairs: list[tuple[str, str]] = []
+    for n, author in enumerate(sorted(authors)):
+        if n < graph.celebrities:
+            count = graph.famous
+        else:
+            count = int(rng.lognormvariate(math.log(graph.median), 1.5))
+        count = max(1, min(graph.pool, count))
+        target = ids.user_feed(author)
+        pairs += [(f"timeline:{t}", target) for t in rng.sample(range(graph.pool), count)]
+    return pairs
+
+
+def add_follows(url: str, pairs: list[tuple[str, str]]) -> None:
+    if not pairs:
+        return
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        for start in range(0, len(pairs), 50_000):
+            follows.add(session, pairs[start : start + 50_000])
+    engine.dispose()
+
+
+def check_timelines(server: PrivateRedis, pairs: list[tuple[str, str]], graph: Graph) -> None:
+    """Fail unless 50 sampled follows of ordinary authors put every item of the author's feed
+    into the follower's timeline (a timeline here follows a handful of authors at most, so no
+    trim can have cut them)."""
+    famous = {t for t, n in Counter(t for _, t in pairs).items() if n >= graph.famous}
+    ordinary = [p for p in pairs if p[1] not in famous]
+    client = server.client()
+    for timeline, author in random.Random(3).sample(ordinary, min(50, len(ordinary))):
+        wanted = set(client.zrange(ids.redis_key(author), 0, -1))
+        held = set(client.zrange(ids.redis_key(timeline), 0, -1))
+        if not wanted <= held:
+            raise RuntimeError(f"{timeline} lacks {len(wanted - held)} of {author}'s items")
+
+
+def run_once(kind: str, data: Stream, graph: Graph = QUICK_GRAPH) -> Result:
+    """One timed, checked run of ``kind``: ``tweetfeed``, ``graph`` (tweetfeed with a follow
+    graph), ``no-fanout`` or ``obvious``."""
     url = fresh_database(DATABASE)
+    pairs = follow_graph(data.authors, graph) if kind == "graph" else []
+    add_follows(url, pairs)
     with private_redis() as server:
         if kind != "obvious":
             settings = {"TWEETFEED_DISABLE_FANOUT": "true"} if kind == "no-fanout" else {}
             seconds, spent = replay(kind, data, url, server, **settings)
-            orphans = check_tweetfeed(data, url, server, fanout=kind == "tweetfeed")
+            orphans = check_tweetfeed(data, url, server, fanout=kind != "no-fanout")
+            check_timelines(server, pairs, graph)
         else:
             seconds, spent = _obvious(data, url, server)
             orphans = 0
@@ -245,19 +316,21 @@ def _orphans(results: list[Result]) -> str:
 
 
 def run(quick: bool) -> list[Figure]:
-    size, pairs = (2_000, 1) if quick else (60_000, 3)
+    size, pairs, graph = (2_000, 1, QUICK_GRAPH) if quick else (60_000, 3, FULL_GRAPH)
     data = stream(size)
     LOGS.mkdir(parents=True, exist_ok=True)
-    found: dict[str, list[Result]] = {"tweetfeed": [], "no-fanout": [], "obvious": []}
+    found: dict[str, list[Result]] = {"tweetfeed": [], "graph": [], "no-fanout": [],
+                                      "obvious": []}  # fmt: skip
     for _ in range(pairs):
         for kind in found:
-            found[kind].append(run_once(kind, data))
+            found[kind].append(run_once(kind, data, graph))
     rates = {k: [round(r.rate, 1) for r in v] for k, v in found.items()}
     reference = statistics.median(rates["obvious"])
     figures = []
     for name, kind, factor, target in (
         ("ingest", "tweetfeed", 3, "≥ 3× the obvious design, ≥ 20,000 tweets/s, ≤ 100 µs CPU"),
         ("ingest-no-fanout", "no-fanout", 5, "≥ 5× the obvious design"),
+        ("ingest-graph", "graph", 3, "≥ 3× the obvious design (with followers' timelines)"),
     ):
         value = statistics.median(rates[kind])
         cpu = statistics.median(r.cpu_total for r in found[kind])
@@ -272,7 +345,8 @@ def run(quick: bool) -> list[Figure]:
                    f"({len(data.tweets):,} distinct tweets, {len(data.deleted):,} deletes), "
                    f"interleaved runs: {pairs} each; lines/s {spread(rates[kind])} against "
                    f"obvious {spread(rates['obvious'])}; {_cpu(found[kind])}; obvious "
-                   f"{_cpu(found['obvious'])}{_orphans(found[kind])}"),
+                   f"{_cpu(found['obvious'])}{_orphans(found[kind])}"
+                   + (f"; {graph.describe()}" if kind == "graph" else "")),
         ))  # fmt: skip
     return figures
 
