@@ -111,6 +111,19 @@ def test_replace_makes_a_feed_hold_exactly_the_given_items(store: FeedStore) -> 
     assert not store.exists("small:1")
 
 
+def test_one_write_lands_items_bound_for_many_feeds_and_for_few(store: FeedStore) -> None:
+    """The Redis store writes an item bound for many feeds by calls of its own and gathers the
+    rest into shared calls; every item must land where it was sent, capped feeds trimmed."""
+    wide = [(f"timeline:{n}", Item(50, 5)) for n in range(40)]
+    narrow = [("user:1", Item(10 + n, n)) for n in range(1, 4)] + [("small:1", Item(60, 6))]
+    capped = [("small:1", Item(t, 100 + t)) for t in range(1, 8)]
+    store.add(wide + narrow + capped + [("timeline:3", Item(70, 7))])
+    assert all(ids(store.page(f"timeline:{n}", 10)) == [5] for n in range(40) if n != 3)
+    assert ids(store.page("timeline:3", 10)) == [7, 5]
+    assert ids(store.page("user:1", 10)) == [3, 2, 1]
+    assert ids(store.page("small:1", 100)) == [6, 107, 106, 105, 104]
+
+
 def test_scores_in_milliseconds_stay_exact(store: FeedStore) -> None:
     big = 2**53 - 1
     store.add([("user:1", Item(big, 1)), ("user:1", Item(big - 1, 2))])

@@ -14,6 +14,11 @@ from pipeline.feeds.storage.packed import evalsha_many
 
 # Entries per EVALSHA: bounds the time Redis spends in one script, so reads are not held up.
 SCRIPT_BATCH = 1000
+# An item going to this many feeds or more is written by calls of its own, which name it once
+# (score and id) for all their keys; items for fewer feeds share calls that name an item per
+# key. Ingest with followers, 500 activities into ~265 feeds each: 0.8-1.2 → 0.4-0.6 µs of
+# client CPU and 3.7-5.2 → 2.8-4.5 µs of Redis CPU a write, three alternations.
+SHARED_ITEM_KEYS = 16
 
 # Removed activities, kept for a while so that a late write of one is refused (a sorted set:
 # member the activity, score the removal in ms), and since when they have been kept (ms): a
@@ -159,20 +164,24 @@ class RedisFeedStore:
         activity removed meanwhile; False when that must be checked in SQL (a write planned
         before Redis started keeping the record, or too long ago, or never said).
         """
-        by_length: dict[int, list[tuple[str, Item]]] = defaultdict(list)
         length = self._length_of()
-        for entry in entries:
-            by_length[length(entry[0])].append(entry)
+        by_item: dict[tuple[int, Item], list[str]] = defaultdict(list)
+        for feed, item in entries:
+            by_item[length(feed), item].append(ids.PREFIX + feed)
         calls: list[tuple[list[str], list[Any]]] = []
-        for kept, same in by_length.items():
-            for start in range(0, len(same), SCRIPT_BATCH):
-                part = same[start : start + SCRIPT_BATCH]
-                first = part[0][1]
-                if all(item == first for _, item in part):
-                    items: list[Any] = [first.score, first.activity_id]
-                else:
-                    items = [x for _, item in part for x in (item.score, item.activity_id)]
-                calls.append(([ids.PREFIX + f for f, _ in part], [kept, *items]))
+        few: dict[int, list[tuple[str, Item]]] = defaultdict(list)
+        for (kept, item), keys in by_item.items():
+            if len(keys) < SHARED_ITEM_KEYS:
+                few[kept] += [(key, item) for key in keys]
+                continue
+            named = [kept, item.score, item.activity_id]
+            for start in range(0, len(keys), SCRIPT_BATCH):
+                calls.append((keys[start : start + SCRIPT_BATCH], named))
+        for kept, pairs in few.items():
+            for start in range(0, len(pairs), SCRIPT_BATCH):
+                part = pairs[start : start + SCRIPT_BATCH]
+                items = [x for _, item in part for x in (item.score, item.activity_id)]
+                calls.append(([key for key, _ in part], [kept, *items]))
         return self._run(calls, planned)
 
     def write_one(self, feeds: Sequence[str], item: Item, planned: float | None) -> bool:
