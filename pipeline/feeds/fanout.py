@@ -187,5 +187,5 @@ def remove(rt: Runtime, session: Session, ids: Sequence[int]) -> list[tuple[str,
     cache = copies.cache(rt)
     if cache is not None:
         cache.remove(pairs, ids)
-    copies.cache_remove(rt, pairs, ids)
+        rt.after_commit(partial(cache.remove, pairs, list(ids)))
     return pairs

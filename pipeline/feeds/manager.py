@@ -38,14 +38,9 @@ def remove_activity(rt: Runtime, request: RemoveRequest) -> None:
             found = [a.id for a in activities.by_foreign_id(session, [request.foreign_id])]
         elif request.activity_id is not None:
             found = list(activities.load(session, [request.activity_id]))
-        pairs = fanout.holders(rt, session, found)
-        # Redis first as well as after: if this task dies after its commit, a rerun finds no
-        # activity left to look up, so the items must already be gone from Redis by then.
-        copies.cache_remove(rt, pairs)
-    with rt.transaction() as session:
+        # Clears Redis before its commit as well as after: a rerun of a task that died in
+        # between finds no activity left to look up.
         fanout.remove(rt, session, found)
-        # Items written between the two transactions are caught by the second look.
-        copies.cache_remove(rt, pairs)
 
 
 def broadcast(rt: Runtime, request: BroadcastRequest) -> int:
