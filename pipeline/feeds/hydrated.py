@@ -31,7 +31,7 @@ from weakref import WeakKeyDictionary
 
 from pipeline.feeds import ids
 from pipeline.feeds.storage.packed import evalsha_many
-from pipeline.feeds.storage.redis import BUILT, CURSOR_PAGE, EPOCH
+from pipeline.feeds.storage.redis_scripts import BUILT, CURSOR_PAGE, EPOCH
 from pipeline.runtime import Runtime
 
 PREFIX = "tweetfeed:hyd:"
