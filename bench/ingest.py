@@ -258,11 +258,17 @@ def check_timelines(server: PrivateRedis, pairs: list[tuple[str, str]], graph: G
             raise RuntimeError(f"{timeline} lacks {len(wanted - held)} of {author}'s items")
 
 
-def run_once(kind: str, data: Stream, graph: Graph = QUICK_GRAPH) -> Result:
-    """One timed, checked run of ``kind``: ``tweetfeed``, ``graph`` (tweetfeed with a follow
-    graph), ``no-fanout`` or ``obvious``."""
+def run_once(
+    kind: str, data: Stream, graph: Graph = QUICK_GRAPH, pairs: list[tuple[str, str]] | None = None
+) -> Result:
+    """One timed, checked run of ``kind``: ``tweetfeed``, ``graph`` (tweetfeed with the
+    follows ``pairs`` of ``graph``, made from it when not given), ``no-fanout`` or
+    ``obvious``."""
     url = fresh_database(DATABASE)
-    pairs = follow_graph(data.authors, graph) if kind == "graph" else []
+    if kind != "graph":
+        pairs = []
+    elif pairs is None:
+        pairs = follow_graph(data.authors, graph)
     add_follows(url, pairs)
     with private_redis() as server:
         if kind != "obvious":
@@ -321,9 +327,10 @@ def run(quick: bool) -> list[Figure]:
     LOGS.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[Result]] = {"tweetfeed": [], "graph": [], "no-fanout": [],
                                       "obvious": []}  # fmt: skip
+    graph_follows = follow_graph(data.authors, graph)
     for _ in range(pairs):
         for kind in found:
-            found[kind].append(run_once(kind, data, graph))
+            found[kind].append(run_once(kind, data, graph, graph_follows))
     rates = {k: [round(r.rate, 1) for r in v] for k, v in found.items()}
     reference = statistics.median(rates["obvious"])
     figures = []
