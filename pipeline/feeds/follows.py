@@ -74,13 +74,37 @@ def remove(session: Session, pairs: Sequence[Pair]) -> None:
 
 
 def followers(session: Session, targets: Iterable[str]) -> dict[str, list[str]]:
-    """The feeds following each of ``targets``, in one query per thousand targets."""
+    """The feeds following each of ``targets``, sorted, in one query per thousand targets.
+
+    On PostgreSQL each target's followers come back as one string (``string_agg``) that Python
+    splits: a row per follower cost the worker ~1.5 µs in psycopg and SQLAlchemy, four times
+    what the whole query costs PostgreSQL (20,000 followers: 32 ms as rows, 8 ms as one string).
+    A target whose count disagrees with its split (a feed name holding the separator, which
+    no valid name does) is read again row by row.
+    """
     found: dict[str, list[str]] = defaultdict(list)
     for part in dialects.chunks(sorted(set(targets))):
-        query = select(_t.c.target, _t.c.feed).where(dialects.among(session, _t.c.target, part))
+        condition = dialects.among(session, _t.c.target, part)
+        if dialects.is_postgresql(session):
+            joined = func.string_agg(_t.c.feed, _SEPARATOR)
+            query = select(_t.c.target, func.count(), joined).where(condition)
+            for target, count, feeds in session.execute(query.group_by(_t.c.target)):
+                names = feeds.split(_SEPARATOR)
+                # Already in index order nearly always, which makes the sort a single pass.
+                found[target] = sorted(names) if len(names) == count else _rows_of(session, target)
+            continue
+        query = select(_t.c.target, _t.c.feed).where(condition)
         for target, feed in session.execute(query.order_by(_t.c.target, _t.c.feed)):
             found[target].append(feed)
     return found
+
+
+_SEPARATOR = " "
+
+
+def _rows_of(session: Session, target: str) -> list[str]:
+    query = select(_t.c.feed).where(_t.c.target == target).order_by(_t.c.feed)
+    return list(session.scalars(query))
 
 
 def following(session: Session, feed: str) -> list[str]:

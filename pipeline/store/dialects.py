@@ -22,6 +22,10 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def is_postgresql(session: Session) -> bool:
+    return _dialect(session) == "postgresql"
+
+
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
