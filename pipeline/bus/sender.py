@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import reprlib
 import socket
 import uuid
 from typing import Any
 
+import orjson
 from kombu import Connection, Exchange, Producer, Queue
 
 from pipeline.bus.routes import ROUTES
@@ -50,9 +52,31 @@ def celery_message(name: str, kwargs: dict[str, Any]) -> tuple[list[Any], dict[s
     return [[], kwargs, EMBED], headers
 
 
+# Flower shows ``kwargsrepr``; a chunk's 5,000 feed names need not be rendered to show 512
+# characters of them.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 4, 16, 24, 24
+_REPR.maxstring = _REPR.maxother = 200
+
+
 def _short_repr(kwargs: dict[str, Any]) -> str:
-    text = repr(kwargs)
+    text = _REPR.repr(kwargs)
     return text if len(text) <= 512 else text[:509] + "..."
+
+
+# Dates, dataclasses and subclasses of str or int go to kombu's encoder, which tags some of
+# them for the worker to rebuild; orjson would write them as plain values.
+_PASS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_PASS |= orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _json_body(body: list[Any]) -> bytes | None:
+    """The body as JSON by orjson (a 5,000-feed chunk: ~0.5 ms against ~5 ms by kombu's
+    encoder), or None for a value orjson leaves to kombu's serializer."""
+    try:
+        return orjson.dumps(body, option=_PASS)
+    except TypeError:
+        return None
 
 
 class TaskSender:
@@ -84,14 +108,20 @@ class TaskSender:
         body, headers = celery_message(name, kwargs)
         target = self._queue(queue_name)
         producer = self._ensure_producer()
+        encoded = _json_body(body)
+        format_: dict[str, Any] = (
+            {"serializer": "json"}
+            if encoded is None
+            else {"content_type": "application/json", "content_encoding": "utf-8"}
+        )
         producer.publish(
-            body,
+            body if encoded is None else encoded,
             exchange=target.exchange,
             routing_key=queue_name,
             declare=[target],
             headers=headers,
             correlation_id=headers["id"],
-            serializer="json",
+            **format_,
             retry=True,
             retry_policy=RETRY_POLICY,
             delivery_mode=2,
