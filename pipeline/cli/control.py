@@ -131,7 +131,7 @@ def print_status(settings: Settings) -> None:
 
 
 def add_parsers(sub: Any) -> None:
-    from pipeline.control.apikeys import SECRET_FIELDS
+    from pipeline.control.key_fields import SECRET_FIELDS
 
     keys = sub.add_parser("keys", help="store or list X API keys (secrets never shown)")
     key_actions = keys.add_subparsers(dest="action", required=True)

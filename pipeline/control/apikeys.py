@@ -20,9 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ApiKey
+from pipeline.control.key_fields import SECRET_FIELDS
 from pipeline.settings import Settings, get_settings
 
-SECRET_FIELDS = ("bearer_token", "api_key", "api_secret", "access_token", "access_token_secret")
 SEALED = "fernet:"
 
 
