@@ -17,7 +17,10 @@ every line is accounted for:
   authors with 100,000, who are celebrities at the default threshold and merged at read
   time), so every tweet is also written into its author's followers' timelines;
 - obvious: ``bench.obvious.app``: 500 lines a task, orjson, jsonb ``ON CONFLICT DO NOTHING``;
-  done when its own counter reaches the count.
+  done when its own counter reaches the count;
+- transport: the same listener into ``bench.transport.app``, a worker that fetches each parked
+  batch and releases it, nothing more: the floor under every tweetfeed figure, in the notes of
+  ``ingest-no-fanout``.
 
 After each run the rows are counted: exactly the file's distinct tweets (less the deleted ones,
 for tweetfeed) must be stored, and with fan-out on every activity must sit in its author's
@@ -116,12 +119,13 @@ def tweetfeed_done(client: redis.Redis, lines: int) -> Callable[[], bool]:
 
 
 def replay(
-    name: str, data: Stream, url: str, server: PrivateRedis, **settings: str
+    name: str, data: Stream, url: str, server: PrivateRedis, app: str = "workers", **settings: str
 ) -> tuple[float, dict[str, float]]:
-    """``tweetfeed listen --from-file`` into a fresh worker; seconds and CPU s by group."""
+    """``tweetfeed listen --from-file`` into a fresh worker of ``app``; seconds and CPU s by
+    group."""
     env = environment(TWEETFEED_DATABASE_URL=url, TWEETFEED_REDIS_URL=server.url(),
                       TWEETFEED_VAR_DIR=str(LOGS / "var"), **settings)  # fmt: skip
-    worker_args = [str(BIN / "celery"), "-A", "workers", "worker", "-c", "2",
+    worker_args = [str(BIN / "celery"), "-A", app, "worker", "-c", "2",
                    "-Q", "ingest,fanout,fanout_low", "--loglevel=WARNING",
                    "-n", f"bench-{name}@%h"]  # fmt: skip
     listener = [str(BIN / "tweetfeed"), "listen", "--from-file", str(data.path)]
@@ -262,7 +266,8 @@ def run_once(
     kind: str, data: Stream, graph: Graph = QUICK_GRAPH, pairs: list[tuple[str, str]] | None = None
 ) -> Result:
     """One timed, checked run of ``kind``: ``tweetfeed``, ``graph`` (tweetfeed with the
-    follows ``pairs`` of ``graph``, made from it when not given), ``no-fanout`` or
+    follows ``pairs`` of ``graph``, made from it when not given), ``no-fanout``, ``transport``
+    (the listener into ``bench.transport.app``, which does nothing with the lines) or
     ``obvious``."""
     url = fresh_database(DATABASE)
     if kind != "graph":
@@ -271,7 +276,13 @@ def run_once(
         pairs = follow_graph(data.authors, graph)
     add_follows(url, pairs)
     with private_redis() as server:
-        if kind != "obvious":
+        if kind == "transport":
+            seconds, spent = replay(kind, data, url, server, app="bench.transport.app")
+            counted = int(server.client().hget(STATS_KEY, "lines") or 0)
+            if counted != data.lines:
+                raise RuntimeError(f"transport: {counted} lines counted, {data.lines} sent")
+            orphans = 0
+        elif kind != "obvious":
             settings = {"TWEETFEED_DISABLE_FANOUT": "true"} if kind == "no-fanout" else {}
             seconds, spent = replay(kind, data, url, server, **settings)
             orphans = check_tweetfeed(data, url, server, fanout=kind != "no-fanout")
@@ -321,12 +332,20 @@ def _orphans(results: list[Result]) -> str:
             f"once): {', '.join(map(str, left))} a run")  # fmt: skip
 
 
+def _transport(results: list[Result]) -> str:
+    rates = [round(r.rate, 1) for r in results]
+    return (
+        f"transport alone (the listener into a worker that only fetches and releases "
+        f"each batch, bench.transport): lines/s {spread(rates)}, {_cpu(results)}"
+    )
+
+
 def run(quick: bool) -> list[Figure]:
     size, pairs, graph = (2_000, 1, QUICK_GRAPH) if quick else (60_000, 3, FULL_GRAPH)
     data = stream(size)
     LOGS.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[Result]] = {"tweetfeed": [], "graph": [], "no-fanout": [],
-                                      "obvious": []}  # fmt: skip
+                                      "transport": [], "obvious": []}  # fmt: skip
     graph_follows = follow_graph(data.authors, graph)
     for _ in range(pairs):
         for kind in found:
@@ -353,7 +372,8 @@ def run(quick: bool) -> list[Figure]:
                    f"interleaved runs: {pairs} each; lines/s {spread(rates[kind])} against "
                    f"obvious {spread(rates['obvious'])}; {_cpu(found[kind])}; obvious "
                    f"{_cpu(found['obvious'])}{_orphans(found[kind])}"
-                   + (f"; {graph.describe()}" if kind == "graph" else "")),
+                   + (f"; {graph.describe()}" if kind == "graph" else "")
+                   + (f"; {_transport(found['transport'])}" if kind == "no-fanout" else "")),
         ))  # fmt: skip
     return figures
 
