@@ -12,10 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
+
+from pipeline.runtime import Runtime
+from pipeline.store.engine import transaction
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
@@ -222,3 +227,32 @@ def installed(
         with engine.begin() as conn:
             for statement in undo[dialect]:
                 conn.execute(text(statement))
+
+
+class Died(BaseException):
+    """The process ended here, as SIGKILL would end it."""
+
+
+@dataclass(frozen=True, eq=False)
+class DiesAfterCommit(Runtime):
+    """A runtime whose process dies right after its ``die_at``-th commit: the work queued for
+    after that commit never runs, nor does anything after it."""
+
+    die_at: int = 1
+    commits: list[int] = field(default_factory=list, repr=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        self.commits.append(1)
+        if len(self.commits) != self.die_at:
+            with super().transaction() as session:
+                yield session
+            return
+        stack = self._pending()
+        stack.append([])
+        try:
+            with transaction(self.sessions) as session:
+                yield session
+        finally:
+            stack.pop()
+        raise Died

@@ -37,9 +37,12 @@ def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> I
     first = parked.first_attempt(redis, request.batch or attempt)
     with rt.transaction() as session:
         result = store_batch(session, parsed, request.source, request.received_at)
-        # Deleted tweets, new ones (a page may hold a cached null for a tweet not yet stored)
-        # and every user whose profile this batch may have changed.
-        hydrated.forget(rt, tweets=[*result.deleted_ids, *result.new_ids], users=parsed.users)
+        hydrated.forget(rt, tweets=result.deleted_ids)
+        # New tweets (a page may hold a cached null for a tweet not yet stored) and every user
+        # whose profile this batch may have changed. A redelivery refreshes all the batch's
+        # tweets: the attempt before it may have died between its commit and its refresh.
+        changed = result.new_ids if first else list(parsed.tweets)
+        hydrated.refresh(rt, tweets=changed, users=parsed.users)
     with rt.transaction() as session:
         removed = set(enforce_deletions(session, result.recheck_ids))
         hydrated.forget(rt, tweets=removed)

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis.exceptions import ResponseError
 
+from pipeline.feeds.storage import packed
 from pipeline.feeds.storage.base import FeedStore, Item
 from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.feeds.storage.sql import TRIM_MIN, SqlFeedStore
@@ -144,3 +146,16 @@ def test_a_redis_that_forgot_the_write_script_is_taught_it_again(redis_client: A
         redis_client.set("tweetfeed:feed:user:7", "not a feed")
         store.add([("user:7", Item(3, 3))])
     assert ids(store.page("user:1", 10)) == [2, 1], "the connection answers in step after it"
+
+
+def test_packed_commands_answer_in_order_and_raise_the_first_error(redis_client: Any) -> None:
+    keys = [f"k:{n}" for n in range(3000)]
+    redis_client.mset(dict.fromkeys(keys, 1))
+    replies = packed.commands(redis_client, [("MULTI",), ("INCR", "epoch"), ("DEL", *keys),
+                                             ("EXEC",)])  # fmt: skip
+    assert replies[-1] == [1, 3000] and redis_client.dbsize() == 1
+    redis_client.set("text", "x")
+    with pytest.raises(ResponseError, match="not an integer"):
+        packed.commands(redis_client, [("INCR", "text"), ("INCR", "epoch")])
+    assert redis_client.get("epoch") == b"2", "every command of the trip ran"
+    assert redis_client.ping(), "the connection answers in step after it"

@@ -13,13 +13,14 @@ from pipeline.feeds import ids
 from pipeline.feeds.hydrated import HydratedCache
 from pipeline.feeds.read import FlatFeed
 from pipeline.feeds.storage import copies
+from pipeline.ingest import parked
 from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from tests.conftest import Database
 from tests.factories import line, v1_delete, v1_entities, v1_retweet, v1_tweet
-from tests.helpers import statements
+from tests.helpers import Died, DiesAfterCommit, statements
 
 T0 = 1_700_000_000_000
 FEED = "hashtag:py"
@@ -190,6 +191,28 @@ def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
     (shown,) = FlatFeed("user:8", rt)[:]
     assert shown.object_data["text"] == "the original"
     assert shown.foreign_data["id"] == "301", "the retweet's own tweet is still there"
+
+
+def test_a_batch_whose_worker_died_after_its_commit_refreshes_the_cache_when_it_runs_again(
+    db: Database, redis_client: Any
+) -> None:
+    rt = runtime(db, redis_client)
+    original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
+    stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
+    assert b'"object_data":null' in FlatFeed("user:8", rt).read_page(25).json(), "cached as null"
+    request = IngestRequest.parse({"batch": parked.park(redis_client, [line(original)]),
+                                   "source": "t"})  # fmt: skip
+    dying = DiesAfterCommit(db.sessions, redis_client, Settings(), sender=NoSends(), die_at=1)
+    with pytest.raises(Died):
+        ingest(dying, request, attempt="first")
+    ingest(rt, request, attempt="again")  # the task delivered again: the original is stored
+    (shown,) = FlatFeed("user:8", rt)[:]
+    assert shown.object_data is not None and shown.object_data["text"] == "the original"
+    plain = runtime(db, redis_client, read_cache_seconds=0)
+    assert (
+        FlatFeed("user:8", rt).read_page(25).json()
+        == FlatFeed("user:8", plain).read_page(25).json()
+    )
 
 
 def test_only_a_retweet_has_its_own_tweet_as_foreign_data(db: Database, redis_client: Any) -> None:

@@ -8,13 +8,9 @@ would place it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session
 
 from pipeline.feeds import follows, ids
 from pipeline.ingest import parked
@@ -22,38 +18,9 @@ from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
-from pipeline.store.engine import transaction
 from tests.conftest import Database
 from tests.factories import line, v1_delete, v1_entities, v1_tweet
-
-
-class Died(BaseException):
-    """The process ended here, as SIGKILL would end it."""
-
-
-@dataclass(frozen=True, eq=False)
-class DiesAfterCommit(Runtime):
-    """A runtime whose process dies right after its ``die_at``-th commit: the work queued for
-    after that commit never runs, nor does anything after it."""
-
-    die_at: int = 1
-    commits: list[int] = field(default_factory=list, repr=False)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        self.commits.append(1)
-        if len(self.commits) != self.die_at:
-            with super().transaction() as session:
-                yield session
-            return
-        stack = self._pending()
-        stack.append([])
-        try:
-            with transaction(self.sessions) as session:
-                yield session
-        finally:
-            stack.pop()
-        raise Died
+from tests.helpers import Died, DiesAfterCommit
 
 
 def members(redis: Any, feed: str) -> set[int]:
