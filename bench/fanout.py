@@ -4,7 +4,8 @@ One author followed by 20,000 feeds (quick: 500), every feed pre-filled with 200
 private ``redis-server``:
 
 - tweetfeed: ``Client.add_activity`` for ``user:1`` and a real ``celery -A workers worker -Q
-  fanout,fanout_low -c 2`` on PostgreSQL (the same side as ``bench.stream_framework``);
+  fanout,fanout_low -c N`` on PostgreSQL, N the Procfile's fan-out worker's process count (the same
+  side as ``bench.stream_framework``);
 - raw: this process writing the same number of items straight into Redis with a Lua script
   of its own (``RAW_LUA``: ZADD, then trim to 1,000, per feed), one EVALSHA per 1,000 feeds,
   an activity's calls in one pipeline: what Redis alone can take, with no task queue, no

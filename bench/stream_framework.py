@@ -2,10 +2,11 @@
 
 One author followed by 20,000 feeds (quick: 500), every feed pre-filled with 200 items, the
 same private ``redis-server`` for both (tweetfeed in db 0, Stream-Framework in db 1), each
-fanning out through its own real Celery worker with two processes:
+fanning out through its own real Celery worker with as many processes as the Procfile's
+``fanout`` worker runs (:func:`fanout_processes`):
 
 - tweetfeed: ``Client.add_activity`` for ``user:1``, ``celery -A workers worker -Q
-  fanout,fanout_low -c 2`` on PostgreSQL, CELEBRITY_THRESHOLD above the follower count,
+  fanout,fanout_low -c N`` on PostgreSQL, CELEBRITY_THRESHOLD above the follower count,
   FANOUT_CHUNK_SIZE at its default;
 - Stream-Framework: ``manager.add_user_activity`` into ``RedisFeed``s
   (``bench/stream_framework_app``), its own worker, pickled tasks, its default chunk of 100.
@@ -50,6 +51,7 @@ from bench.harness import (
 from bench.stream_framework_app.install import ensure_venv
 from models import Activity
 from pipeline.bus.client import Client
+from pipeline.cli.up import read_procfile
 from pipeline.feeds import follows, ids
 from pipeline.store.engine import make_engine, make_sessionmaker
 
@@ -123,6 +125,13 @@ def check_sample(client: redis.Redis, keys: Sequence[str], members: Sequence[str
         raise RuntimeError(f"{missing} of {len(sample) * len(members)} sampled writes missing")
 
 
+def fanout_processes() -> str:
+    """The process count of the Procfile's ``fanout`` worker (its ``-c``): the benchmarks run
+    fan-out as the product deploys it, and give Stream-Framework's worker as many."""
+    command = read_procfile()["fanout"].split()
+    return command[command.index("-c") + 1]
+
+
 class Side:
     """One system's fan-out: its worker, its feeds, and a timed run of ``activities``."""
 
@@ -192,7 +201,8 @@ class Tweetfeed(Side):
             TWEETFEED_VAR_DIR=str(LOGS / "var"),
         )
         return [str(BIN / "celery"), "-A", "workers", "worker", "-Q", "fanout,fanout_low",
-                "-c", "2", "--loglevel=WARNING", "-n", "bench-sf-tweetfeed@%h"]  # fmt: skip
+                "-c", fanout_processes(), "--loglevel=WARNING",
+                "-n", "bench-sf-tweetfeed@%h"]  # fmt: skip
 
     def groups(self) -> dict[str, Callable[[], Iterable[int]]]:
         return {**super().groups(), "postgres": backends(DATABASE)}
@@ -231,8 +241,9 @@ class StreamFramework(Side):
         # The members Stream-Framework writes: epoch ms, 10-digit object id, 3-digit verb id.
         prefill(self.client, self.keys, lambda n: f"1000000000{n:03d}{n:010d}005")
         self.client.sadd(f"sf:followers:{AUTHOR}", *range(self.followers))
-        return [str(self.python.parent / "celery"), "-A", "sfapp", "worker", "-c", "2",
-                "--loglevel=WARNING", "-n", "bench-sf-reference@%h"]  # fmt: skip
+        return [str(self.python.parent / "celery"), "-A", "sfapp", "worker",
+                "-c", fanout_processes(), "--loglevel=WARNING",
+                "-n", "bench-sf-reference@%h"]  # fmt: skip
 
     def groups(self) -> dict[str, Callable[[], Iterable[int]]]:
         return {**super().groups(), "producer": tree(self.driver)}

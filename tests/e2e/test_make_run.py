@@ -50,7 +50,14 @@ def test_make_run_stores_tweets_within_a_minute_and_ctrl_c_stops_everything(
         shows_what_it_does("".join(output), tmp_path / "var" / "tweetfeed.sqlite3")
         children = psutil.Process(process.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        for part in ("redis-server", "worker", "beat", "flower", "listen"):
+        for part in (
+            "redis-server",
+            "ingest,control",
+            "fanout,fanout_low",
+            "beat",
+            "flower",
+            "listen",
+        ):
             assert part in names, f"{part} is not running"
     finally:
         process.send_signal(signal.SIGINT)
