@@ -9,11 +9,11 @@ parameter FastAPI would refuse or coerce) goes on to the app unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from pipeline.feeds import hydrated, ids
@@ -28,6 +28,7 @@ from pipeline.web.feeds_api import (
     SLUG,
     flat_json,
 )
+from pipeline.web.redis_link import RedisLink
 
 # The route's own formats, keys narrowed to ASCII (a key FastAPI's \w admits besides goes on).
 PATH = re.compile(rf"/api/feeds/({SLUG})/([A-Za-z0-9_-]{{1,{KEY_LENGTH}}})")
@@ -55,19 +56,17 @@ def _params(query: bytes) -> dict[str, str] | None:
 
 
 class Pages:
-    """:data:`hydrated.PAGE_SCRIPT` on an asyncio Redis client of this process, so the event
-    loop serves other requests while Redis answers."""
+    """:data:`hydrated.PAGE_SCRIPT` on a pipelined asyncio connection of this process
+    (:class:`RedisLink`), so the event loop serves other requests while Redis answers."""
+
+    SHA = hashlib.sha1(hydrated.PAGE_SCRIPT.encode()).hexdigest()
 
     def __init__(self, sync: Any) -> None:
         """On the same server and database as the runtime's client ``sync``."""
-        kwargs = sync.connection_pool.connection_kwargs
-        where = {"unix_socket_path": kwargs["path"]} if "path" in kwargs else {
-            "host": kwargs.get("host", "localhost"), "port": kwargs.get("port", 6379)}  # fmt: skip
-        self.redis = aioredis.Redis(
-            **where, db=kwargs.get("db", 0), username=kwargs.get("username"),
-            password=kwargs.get("password"),
-        )  # fmt: skip
-        self.script = self.redis.register_script(hydrated.PAGE_SCRIPT)
+        self.redis = RedisLink(sync)
+
+    async def script(self, keys: list[Any], args: list[Any]) -> Any:
+        return await self.redis.evalsha(self.SHA, hydrated.PAGE_SCRIPT, keys, args)
 
 
 async def cached_body(web: Web, pages: Pages, path: str, query: bytes) -> bytes | None:
@@ -94,6 +93,9 @@ class CachedFeedsApp(FastAPI):
     _pages: Pages | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, self._closing(receive), send)
+            return
         if scope["type"] == "http" and scope["method"] == "GET":
             web: Web = self.state.web
             if self._pages is None:
@@ -106,3 +108,14 @@ class CachedFeedsApp(FastAPI):
                 await send({"type": "http.response.body", "body": body})
                 return
         await super().__call__(scope, receive, send)
+
+    def _closing(self, receive: Any) -> Any:
+        """``receive`` of the lifespan, closing the page connection when the server stops."""
+
+        async def receive_closing() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown" and self._pages is not None:
+                await self._pages.redis.close()
+            return message
+
+        return receive_closing
