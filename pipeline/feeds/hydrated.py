@@ -261,7 +261,7 @@ def refresh(rt: Runtime, *, tweets: Iterable[int] = (), users: Iterable[int] = (
     once it commits, their cached copies go and the reads that overlapped it cache nothing."""
     kinds, names = [], []
     for kind, keys in (("tweet", tweets), ("user", users)):
-        more = [PREFIX + "b:" + object_name(f"{kind}:{k}") for k in sorted(set(keys))]
+        more = [PREFIX + "b:" + name for name in _object_names(kind, keys)]
         if more:
             names += more
             kinds.append(kind)
@@ -269,28 +269,25 @@ def refresh(rt: Runtime, *, tweets: Iterable[int] = (), users: Iterable[int] = (
         rt.after_commit(partial(_refresh, rt.redis, kinds, names))
 
 
+def _object_names(kind: str, keys: Iterable[int]) -> list[str]:
+    return [object_name(f"{kind}:{k}") for k in sorted(set(keys))]
+
+
 def _refresh(redis: Any, kinds: Sequence[str], keys: Sequence[str]) -> None:
     bumps = [("INCR", PREFIX + "epoch:" + kind) for kind in kinds]
     packed.commands(redis, [("MULTI",), *bumps, ("DEL", *keys), ("EXEC",)])
 
 
-def forget(
-    rt: Runtime,
-    *,
-    activities: Iterable[int] = (),
-    tweets: Iterable[int] = (),
-    users: Iterable[int] = (),
-) -> None:
-    """Call inside the transaction that deletes these activities or tweets, or changes these
-    users: no cached copy outlives its commit, even when the process dies right after it (see
-    the module docstring)."""
+def forget(rt: Runtime, *, activities: Iterable[int] = (), tweets: Iterable[int] = ()) -> None:
+    """Call inside the transaction that deletes these activities or tweets: no cached copy
+    outlives its commit, even when the process dies right after it (see the module
+    docstring)."""
     names = [activity_name(a) for a in sorted(set(activities))]
     kinds = ["activity"] if names else []
-    for kind, keys in (("tweet", tweets), ("user", users)):
-        more = [object_name(f"{kind}:{k}") for k in sorted(set(keys))]
-        if more:
-            names += more
-            kinds.append(kind)
+    deleted = _object_names("tweet", tweets)
+    if deleted:
+        names += deleted
+        kinds.append("tweet")
     if not names:
         return
     cache = _cache(rt)

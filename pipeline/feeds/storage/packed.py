@@ -29,10 +29,7 @@ def evalsha_many(redis: Any, script: Any, calls: Sequence[Call]) -> list[Any]:
     if replies and all(isinstance(r, NoScriptError) for r in replies):
         redis.script_load(script.script)
         replies = _send(redis, script.sha, calls)
-    for reply in replies:
-        if isinstance(reply, ResponseError):
-            raise reply
-    return replies
+    return _raise_first_error(replies)
 
 
 def _send(redis: Any, sha: str, calls: Sequence[Call]) -> list[Any]:
@@ -44,7 +41,12 @@ def _send(redis: Any, sha: str, calls: Sequence[Call]) -> list[Any]:
 def commands(redis: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
     """Send ``commands`` (each a tuple, ``("DEL", *keys)``), packed by hiredis, in one round
     trip; return their replies in order, or raise the first error one answered."""
-    replies = _round_trip(redis, [hiredis.pack_command(tuple(c)) for c in commands])
+    return _raise_first_error(
+        _round_trip(redis, [hiredis.pack_command(tuple(c)) for c in commands])
+    )
+
+
+def _raise_first_error(replies: list[Any]) -> list[Any]:
     for reply in replies:
         if isinstance(reply, ResponseError):
             raise reply
