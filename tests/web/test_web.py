@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -18,6 +19,7 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.errors import InvalidSchema
 
 from pipeline.control import apikeys
+from pipeline.feeds import enrich, hydrated
 from pipeline.store import deadletters
 from pipeline.store.engine import transaction
 from pipeline.web import fast
@@ -25,7 +27,7 @@ from pipeline.web.app import create_app
 from tests.conftest import Pipeline
 from tests.factories import line, v1_retweet, v1_tweet
 from tests.helpers import wait_until
-from tests.scenario import graph_and_stream, listen
+from tests.scenario import graph_and_stream, listen, send
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 TOKEN = "token-that-must-never-leak"
@@ -121,6 +123,42 @@ def test_a_cached_page_is_answered_as_the_api_route_answers_it(
             plain.get("/api/feeds/timeline/1?limit=3").content
             == web.get("/api/feeds/timeline/1?limit=3").content
         )
+
+
+def _hot(web: TestClient, query: bytes) -> bytes | None:
+    state = web.app.state.web  # type: ignore[attr-defined]
+    pages = fast.Pages(state.rt.redis)
+    return asyncio.run(fast.cached_body(state, pages, "/api/feeds/timeline/1", query))
+
+
+def test_the_page_script_leaves_to_the_route_what_the_cache_cannot_answer_whole(
+    web: TestClient, pipeline: Pipeline
+) -> None:
+    """The Lua that joins a cached page answers 'slow' for a cached object gone from the cache and
+    for a reference of a kind an app loads itself; the route then answers (and refills)."""
+    route = web.get("/api/feeds/timeline/1?limit=2&via=route").content
+    assert _hot(web, b"limit=2") == route
+    (actor,) = {a["actor"] for a in orjson.loads(route)["activities"][:1]}
+    assert pipeline.redis.delete(f"{hydrated.PREFIX}b:o:{actor}") == 1
+    assert _hot(web, b"limit=2") is None
+    assert web.get("/api/feeds/timeline/1?limit=2").content == route  # the route refilled it
+    assert _hot(web, b"limit=2") == route
+    send(pipeline, "tweetfeed.add_activity", actor="user:2", verb="watch", object="film:7",
+         foreign_id="watch:1")  # fmt: skip
+    enrich.register_enricher(
+        "film", lambda session, keys: {k: {"title": f"film {k}"} for k in keys}
+    )
+    try:
+        assert _hot(web, b"limit=1") is None
+        (watched,) = web.get("/api/feeds/timeline/1?limit=1").json()["activities"]
+        assert watched["object_data"] == {"title": "film 7"}
+        assert _hot(web, b"limit=1") is None, "an app's own kind is never served from the cache"
+    finally:
+        del enrich._ENRICHERS["film"]
+    # No loader: the reference enriches to null, and the cache answers the page.
+    hot = _hot(web, b"limit=1")
+    assert hot is not None and orjson.loads(hot)["activities"][0]["object_data"] is None
+    assert hot == web.get("/api/feeds/timeline/1?limit=1&via=route").content
 
 
 def test_notification_groups_carry_counts_and_marks_need_the_token(web: TestClient) -> None:
