@@ -15,7 +15,10 @@ broker_connection_retry_on_startup = True
 # every write is idempotent, but wasted). Retries wait at most half of it (workers/base.py).
 # Workers look for such tasks every tenth of it (at most every 10 s; kombu's own default
 # looks every 100 s), so one is delivered again within about 1.1 times the timeout.
+# A worker takes from the queues it is given in the order given (-Q fanout,fanout_low: a
+# low-priority task only when no fan-out waits), where kombu's default takes them in turn.
 broker_transport_options = {
+    "queue_order_strategy": "priority",
     "visibility_timeout": _settings.visibility_timeout,
     "unacked_restore_interval": max(1, min(10, _settings.visibility_timeout // 10)),
     "unacked_restore_throttle": 1,

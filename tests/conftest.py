@@ -37,7 +37,7 @@ ADMIN_URLS = {
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 REDIS_DB = {"unit": 10, "postgresql": 11, "mariadb": 12, "sqlite": 13}
 DIALECTS = ["postgresql", "mariadb", "sqlite"]
-QUEUES = "ingest,fanout,fanout_low,control"
+QUEUES = "control,fanout,ingest,fanout_low"  # in priority order, as a worker takes them
 
 
 def unavailable(what: str, exc: BaseException) -> None:

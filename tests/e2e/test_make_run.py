@@ -52,7 +52,7 @@ def test_make_run_stores_tweets_within_a_minute_and_ctrl_c_stops_everything(
         names = " ".join(" ".join(c.cmdline()) for c in children)
         for part in (
             "redis-server",
-            "ingest,control",
+            "control,ingest",
             "fanout,fanout_low",
             "beat",
             "flower",

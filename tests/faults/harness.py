@@ -26,7 +26,7 @@ from pipeline.store.engine import make_engine
 from tests.faults.servers import ROWS, PrivatePostgres, Row
 from tests.helpers import BIN, ROOT, RedisServer, clean_env, wait_until, worker
 
-QUEUES = ("ingest", "fanout", "fanout_low", "control")
+QUEUES = ("control", "fanout", "ingest", "fanout_low")  # in priority order
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,55 @@
+"""Priorities that act: a worker given ``-Q fanout,fanout_low`` takes every waiting ``fanout``
+task before any ``fanout_low`` one (kombu's ``priority`` queue order; its default takes the
+queues in turn, so a flood of low-priority work would hold up every other fan-out task)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from models import Activity
+from pipeline.bus.client import Client
+from tests.conftest import TEST_REDIS_URL, Database
+from tests.helpers import clean_env, wait_until, worker
+
+pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+
+REDIS_URL = f"{TEST_REDIS_URL}/15"
+LOW, HIGH = 120, 20
+
+
+def test_fanout_work_is_taken_before_a_flood_of_low_priority_fan_out(
+    db: Database, tmp_path: Path
+) -> None:
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
+                    TWEETFEED_VAR_DIR=str(tmp_path))  # fmt: skip
+    # Everything is queued before the worker starts: the low flood first, then the high work.
+    with Client(REDIS_URL) as client:
+        for n in range(LOW):
+            client.broadcast({"actor": "user:2", "verb": "message", "object": f"message:{n}",
+                              "foreign_id": f"low:{n}"}, [f"notification:{n}"])  # fmt: skip
+        for n in range(HIGH):
+            client.add_activity(actor="user:1", verb="like", object=f"tweet:{n}",
+                                foreign_id=f"high:{n}")  # fmt: skip
+    assert (broker.llen("fanout_low"), broker.llen("fanout")) == (LOW, HIGH)
+
+    def done() -> bool:
+        waiting = broker.llen("fanout") + broker.llen("fanout_low") + broker.hlen("unacked")
+        return not waiting and len(rows()) == LOW + HIGH
+
+    def rows() -> list[tuple[int, str]]:
+        with db.sessions() as session:
+            return list(session.execute(select(Activity.id, Activity.foreign_id)).tuples())
+
+    with worker(env, tmp_path / "priorities.log", "fanout,fanout_low", concurrency=1):
+        wait_until(done, 120, "every task to run")
+    # One worker process took the tasks one by one, so activity ids follow the order it ran them.
+    order = [foreign_id.partition(":")[0] for _, foreign_id in sorted(rows())]
+    last_high = max(i for i, kind in enumerate(order) if kind == "high")
+    ran_before = order[:last_high].count("low")
+    assert ran_before == 0, f"{ran_before} low-priority tasks ran before the last fan-out task"
