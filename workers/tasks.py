@@ -56,7 +56,14 @@ def follow_many(self: PipelineTask, request: FollowRequest) -> None:
 
 @app.task(name=routes.UNFOLLOW, base=PipelineTask, bind=True)
 def unfollow(self: PipelineTask, request: FollowRequest) -> None:
-    """Stop a feed following a target and remove the target's items from it."""
+    """Stop a feed following a target and remove the target's items from it, unless
+    ``keep_history`` asks to leave the feed what it holds."""
+    manager.unfollow(self.runtime, request)
+
+
+@app.task(name=routes.UNFOLLOW_MANY, base=PipelineTask, bind=True)
+def unfollow_many(self: PipelineTask, request: FollowRequest) -> None:
+    """Unfollow many (feed, target) pairs in one transaction."""
     manager.unfollow(self.runtime, request)
 
 

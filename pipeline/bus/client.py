@@ -43,8 +43,13 @@ class Client:
     def follow(self, feed: str, target: str, backfill: int | None = None) -> str:
         return self.send(routes.FOLLOW, feed=feed, target=target, backfill=backfill)
 
-    def unfollow(self, feed: str, target: str) -> str:
-        return self.send(routes.UNFOLLOW, feed=feed, target=target)
+    def unfollow(self, feed: str, target: str, keep_history: bool = False) -> str:
+        """``keep_history``: the feed keeps the target's items it already holds."""
+        return self.send(routes.UNFOLLOW, feed=feed, target=target,
+                         keep_history=keep_history or None)  # fmt: skip
+
+    def unfollow_many(self, follows: list[dict[str, str]], keep_history: bool = False) -> str:
+        return self.send(routes.UNFOLLOW_MANY, follows=follows, keep_history=keep_history or None)
 
     def follow_many(self, follows: list[dict[str, str]], backfill: int | None = None) -> str:
         return self.send(routes.FOLLOW_MANY, follows=follows, backfill=backfill)
@@ -54,6 +59,13 @@ class Client:
         target = ids.user_feed(target_user)
         pairs = [{"feed": feed, "target": target} for feed in ids.news_feeds(user)]
         return self.follow_many(pairs, backfill)
+
+    def unfollow_user(self, user: str, target_user: str, keep_history: bool = False) -> str:
+        """stream-django's unfollow_user: both news feeds of ``user`` stop following
+        ``user:<target>``, in one task."""
+        target = ids.user_feed(target_user)
+        pairs = [{"feed": feed, "target": target} for feed in ids.news_feeds(user)]
+        return self.unfollow_many(pairs, keep_history)
 
     def broadcast(self, activity: dict[str, Any], feeds: list[str]) -> str:
         """One activity into every listed feed (django-user-streams' message to many users)."""

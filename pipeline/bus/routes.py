@@ -12,6 +12,7 @@ REMOVE_ACTIVITY = "tweetfeed.remove_activity"
 FOLLOW = "tweetfeed.follow"
 UNFOLLOW = "tweetfeed.unfollow"
 FOLLOW_MANY = "tweetfeed.follow_many"
+UNFOLLOW_MANY = "tweetfeed.unfollow_many"
 BROADCAST = "tweetfeed.broadcast"
 FANOUT_CHUNK = "tweetfeed.fanout_chunk"
 POLL_FILTER_TERMS = "tweetfeed.poll_filter_terms"
@@ -25,6 +26,7 @@ ROUTES: dict[str, str] = {
     FOLLOW: "fanout",
     UNFOLLOW: "fanout",
     FOLLOW_MANY: "fanout",
+    UNFOLLOW_MANY: "fanout",
     BROADCAST: "fanout_low",
     FANOUT_CHUNK: "fanout",
     POLL_FILTER_TERMS: "control",

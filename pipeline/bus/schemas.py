@@ -54,6 +54,14 @@ FOLLOW = {
     "properties": {"feed": FEED, "target": FEED, "backfill": BACKFILL},
 }
 
+FOLLOWS = {
+    "type": "array", "minItems": 1, "maxItems": MAX_FOLLOWS, "items": {
+        "type": "object", "required": ["feed", "target"], "additionalProperties": False,
+        "properties": {"feed": FEED, "target": FEED}},
+}  # fmt: skip
+KEEP_HISTORY = {"type": ["boolean", "null"],
+                "description": "leave the feed the target's items it already holds"}  # fmt: skip
+
 _SCHEMAS: dict[str, dict[str, Any]] = {
     routes.INGEST_BATCH: {
         "type": "object",
@@ -82,17 +90,24 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {"foreign_id": {"type": "string"}, "activity_id": BIGINT},
     },
     routes.FOLLOW: FOLLOW,
-    routes.UNFOLLOW: FOLLOW,
+    routes.UNFOLLOW: {
+        "type": "object",
+        "required": ["feed", "target"],
+        "additionalProperties": False,
+        "properties": {"feed": FEED, "target": FEED, "backfill": BACKFILL,
+                       "keep_history": KEEP_HISTORY},
+    },
     routes.FOLLOW_MANY: {
         "type": "object",
         "required": ["follows"],
         "additionalProperties": False,
-        "properties": {
-            "follows": {"type": "array", "minItems": 1, "maxItems": MAX_FOLLOWS, "items": {
-                "type": "object", "required": ["feed", "target"], "additionalProperties": False,
-                "properties": {"feed": FEED, "target": FEED}}},
-            "backfill": BACKFILL,
-        },
+        "properties": {"follows": FOLLOWS, "backfill": BACKFILL},
+    },
+    routes.UNFOLLOW_MANY: {
+        "type": "object",
+        "required": ["follows"],
+        "additionalProperties": False,
+        "properties": {"follows": FOLLOWS, "keep_history": KEEP_HISTORY},
     },
     routes.BROADCAST: {
         "type": "object",

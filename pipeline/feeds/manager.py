@@ -89,28 +89,37 @@ def _room(rt: Runtime, sql: SqlFeedStore, feed: str, items: list[Item]) -> list[
 
 def unfollow(rt: Runtime, request: FollowRequest) -> None:
     """Remove the follow, and from the follower feed in Redis the target's items it no
-    longer holds through anything else (SQL derives it without them)."""
+    longer holds through anything else (SQL derives it without them).
+
+    With ``keep_history`` the feed keeps what it holds: the target's items become rows of
+    its own in SQL (the record a rebuild reads); Redis keeps them as they are, and gets a
+    celebrity's, which reads merged in until now."""
     with rt.transaction() as session:
         pairs = sorted(set(request.pairs))
-        rows, sql = copies.rows(rt, session), copies.sql(rt, session)
-        before = {(feed, target): _held(rt, rows, sql, feed, target) for feed, target in pairs}
+        rows = copies.rows(rt, session)
+        before = {(feed, target): _held(rt, session, rows, feed, target) for feed, target in pairs}
+        if request.keep_history:
+            famous = follows.celebrities(session, rt.redis, rt.settings.celebrity_threshold)
+            rows.add([(f, i) for (f, _), held in before.items() for i in held])
+            copies.cache_add(rt, [(f, i) for (f, t), held in before.items() if t in famous
+                                  for i in held])  # fmt: skip
         follows.remove(session, pairs)
         after = copies.sql(rt, session)
         stale: list[tuple[str, int]] = []
-        for (feed, _), theirs in before.items():
+        for (feed, _), theirs in before.items() if not request.keep_history else ():
             kept = {i.activity_id for i in after.page(feed, ids.max_length(feed, rt.settings))}
-            stale += [(feed, a) for a in sorted(theirs - kept)]
+            stale += [(feed, a) for a in sorted({i.activity_id for i in theirs} - kept)]
         copies.cache_remove(rt, stale)
     _recount(rt, {t for _, t in request.pairs})
 
 
-def _held(rt: Runtime, rows: SqlFeedStore, sql: SqlFeedStore, feed: str, target: str) -> set[int]:
-    """The target's items that ``feed`` holds through following it."""
-    window = next((s for s in sql.sources(feed) if s.feed == target), None)
+def _held(rt: Runtime, session: Any, rows: SqlFeedStore, feed: str, target: str) -> set[Item]:
+    """The target's items that ``feed`` holds through following it (a celebrity's too)."""
+    window = next((s for s in follows.sources(session, feed, set()) if s.feed == target), None)
     if window is None:
         return set()
     items = rows.page(target, ids.max_length(target, rt.settings))
-    return {i.activity_id for i in items if window.holds(i)}
+    return {i for i in items if window.holds(i)}
 
 
 def _recount(rt: Runtime, targets: set[str]) -> None:

@@ -139,10 +139,12 @@ class RemoveRequest:
 
 @dataclass(frozen=True, slots=True)
 class FollowRequest:
-    """follow, unfollow and follow_many alike: pairs of (feed, target) and a backfill size."""
+    """follow, unfollow and their many forms alike: pairs of (feed, target), the size of a
+    follow's backfill, and whether an unfollow leaves the feed the items it already holds."""
 
     pairs: tuple[tuple[str, str], ...]
     backfill: int
+    keep_history: bool = False
 
     @classmethod
     def parse(cls, payload: Any) -> FollowRequest:
@@ -152,11 +154,33 @@ class FollowRequest:
     @classmethod
     def parse_many(cls, payload: Any) -> FollowRequest:
         p = _fields(payload, {"follows", "backfill"}, {"follows"})
-        items = p["follows"]
-        if not isinstance(items, list) or not 0 < len(items) <= MAX_FOLLOWS:
-            raise PayloadError(f"'follows' must be a list of 1 to {MAX_FOLLOWS} follows")
-        pairs = [_pair(_fields(i, {"feed", "target"}, {"feed", "target"})) for i in items]
-        return cls(tuple(dict.fromkeys(pairs)), _backfill(p.get("backfill")))
+        return cls(_pairs(p["follows"]), _backfill(p.get("backfill")))
+
+    @classmethod
+    def parse_unfollow(cls, payload: Any) -> FollowRequest:
+        # ``backfill`` means nothing here; it is taken (and checked) as it always was.
+        p = _fields(payload, {"feed", "target", "backfill", "keep_history"}, {"feed", "target"})
+        return cls(
+            ((_pair(p),)), _backfill(p.get("backfill")), _keep_history(p.get("keep_history"))
+        )
+
+    @classmethod
+    def parse_unfollow_many(cls, payload: Any) -> FollowRequest:
+        p = _fields(payload, {"follows", "keep_history"}, {"follows"})
+        return cls(_pairs(p["follows"]), 0, _keep_history(p.get("keep_history")))
+
+
+def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_FOLLOWS:
+        raise PayloadError(f"'follows' must be a list of 1 to {MAX_FOLLOWS} follows")
+    pairs = [_pair(_fields(i, {"feed", "target"}, {"feed", "target"})) for i in items]
+    return tuple(dict.fromkeys(pairs))
+
+
+def _keep_history(value: Any) -> bool:
+    if value is not None and type(value) is not bool:
+        raise PayloadError("'keep_history' must be true or false")
+    return bool(value)
 
 
 def _pair(p: dict[str, Any]) -> tuple[str, str]:

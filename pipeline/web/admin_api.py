@@ -99,10 +99,12 @@ def unfollow(
     app: WebDep,
     feed: Annotated[str, Query(max_length=191)],
     target: Annotated[str, Query(max_length=191)],
+    keep_history: bool = False,
 ) -> dict[str, Any]:
-    """Queue ``tweetfeed.unfollow``: the target's items leave the feed."""
+    """Queue ``tweetfeed.unfollow``: the target's items leave the feed, unless
+    ``keep_history`` leaves it those it already holds."""
     try:
-        task_id = app.client.unfollow(ids.check(feed), ids.check(target))
+        task_id = app.client.unfollow(ids.check(feed), ids.check(target), keep_history)
     except ids.FeedError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"task": routes.UNFOLLOW, "task_id": task_id}

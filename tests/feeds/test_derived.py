@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from models import FeedItem
+from pipeline.bus.client import Client
 from pipeline.feeds.read import FlatFeed, get_feed
 from pipeline.feeds.rebuild import rebuild
 from pipeline.runtime import Runtime
 from tests.conftest import Pipeline
 from tests.factories import line, v1_tweet
 from tests.feeds.test_feeds import redeclare_queues
-from tests.scenario import BOB, T0, graph_and_stream, listen, send
+from tests.scenario import BOB, CAROL, T0, follow_many, graph_and_stream, listen, send
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
@@ -71,3 +72,38 @@ def test_unfollowing_takes_out_of_redis_what_sql_no_longer_derives(pipeline: Pip
     assert shown(sql_only(pipeline), "timeline:1") == ["tweet:105", "tweet:101"]
     members = pipeline.redis.zrange("tweetfeed:feed:timeline:1", 0, -1)
     assert len(members) == 2
+
+
+def test_unfollowing_with_keep_history_leaves_the_feed_what_it_held(pipeline: Pipeline) -> None:
+    """stream-django's ``keep_history``: the target's items stay, in Redis and in SQL (so a
+    rebuild gives them back), and nothing newer of the target arrives; a celebrity's items,
+    merged at read time until then, stay too."""
+    graph_and_stream(pipeline)
+    follow_many(pipeline, [(f"timeline:{n}", "user:3") for n in range(10, 15)])  # a celebrity
+    held = ["tweet:105", "tweet:103", "tweet:102", "tweet:101"]
+    assert shown(pipeline.runtime(), "timeline:1") == held
+    assert shown(pipeline.runtime(), "timeline:10") == ["tweet:103", "tweet:102"]
+    send(pipeline, "tweetfeed.unfollow", feed="timeline:1", target="user:3", keep_history=True)
+    with Client(pipeline.redis_url) as client:
+        client.unfollow("timeline:10", "user:3", keep_history=True)
+        client.unfollow("timeline:11", "user:3")
+    pipeline.wait_settled()
+    listen(pipeline, [line(v1_tweet(109, "after the unfollow", CAROL, timestamp_ms=T0 + 9000))])
+    expected = {"timeline:1": held, "timeline:10": ["tweet:103", "tweet:102"], "timeline:11": [],
+                "timeline:12": ["tweet:109", "tweet:103", "tweet:102"]}  # fmt: skip
+    for rt in (pipeline.runtime(), sql_only(pipeline)):
+        assert {feed: shown(rt, feed) for feed in expected} == expected
+    pipeline.redis.flushdb()
+    redeclare_queues(pipeline)
+    rebuild(pipeline.runtime())
+    assert {feed: shown(pipeline.runtime(), feed) for feed in expected} == expected
+
+
+def test_unfollow_user_leaves_both_news_feeds(pipeline: Pipeline) -> None:
+    graph_and_stream(pipeline)
+    with Client(pipeline.redis_url) as client:
+        client.unfollow_user("1", "3")
+    pipeline.wait_settled()
+    assert shown(pipeline.runtime(), "timeline:1") == ["tweet:105", "tweet:101"]
+    groups = get_feed("timeline_aggregated:1", pipeline.runtime())[:]
+    assert {a.actor for g in groups for a in g.activities} == {"user:2"}
