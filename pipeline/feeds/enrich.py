@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -113,6 +114,22 @@ class EnrichedActivity:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.activity, name)
+
+    @property
+    def created_at(self) -> datetime:
+        """The activity's time (django-user-streams' name for it), timezone-aware UTC."""
+        return self.activity.time
+
+    @property
+    def content(self) -> str | None:
+        """The item's text (django-user-streams' name): ``extra["content"]`` where the activity
+        carries one (a broadcast message), else the text of its object (a tweet's)."""
+        extra = self.activity.extra or {}
+        if isinstance(extra.get("content"), str):
+            return extra["content"]
+        data = self.object_data
+        text = data.get("text") if isinstance(data, dict) else None
+        return text if isinstance(text, str) else None
 
     @property
     def actor_data(self) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 
 import orjson
 
@@ -71,7 +72,7 @@ class Page:
             data = orjson.loads(e.head + b"}")
             record = ActivityRecord(
                 id=data["id"], actor=data["actor"], verb=data["verb"], object=data["object"],
-                target=data["target"], time=from_iso(data["time"]),
+                target=data["target"], time=from_iso(data["time"]).replace(tzinfo=UTC),
                 foreign_id=data["foreign_id"], to=tuple(data["to"]), extra=data["extra"] or None,
             )  # fmt: skip
             refs = [r for r in e.refs if r]

@@ -8,6 +8,7 @@ followers make a chunked fan-out and six make a celebrity.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from models import Activity, DeadLetter, FeedItem
 from pipeline.bus.routes import QUEUES
 from pipeline.bus.sender import queue
 from pipeline.feeds.read import AggregatedFeed, FlatFeed, NotificationFeed, get_feed
+from pipeline.feeds.readers import get_news_feeds, get_notification_feed, get_user_feed
 from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
@@ -107,6 +109,24 @@ def test_reads_are_enriched_lazy_sliceable_and_paged_by_cursor(pipeline: Pipelin
     rest = timeline.page(2, before=first[-1].id)
     assert [a.foreign_id for a in first + rest] == [f"tweet:{i}" for i in (105, 103, 102, 101)]
     assert [a.foreign_id for a in timeline.page(1, after=rest[0].id)] == ["tweet:103"]
+
+
+def test_the_feed_manager_readers_name_each_users_feeds(pipeline: Pipeline) -> None:
+    graph_and_stream(pipeline)
+    rt = pipeline.runtime()
+    own = get_user_feed(BOB, rt)
+    assert [a.foreign_id for a in own[:]] == ["tweet:105", "tweet:101"]
+    assert own[0].content == "streams are fun"
+    assert own[0].created_at == datetime.fromtimestamp((T0 + 5000) / 1000, UTC)
+    news = get_news_feeds(1, rt)
+    assert sorted(news) == ["timeline", "timeline_aggregated"]
+    assert isinstance(news["timeline"], FlatFeed)
+    assert [a.foreign_id for a in news["timeline"][:]] == [
+        f"tweet:{i}" for i in (105, 103, 102, 101)
+    ]
+    assert isinstance(news["timeline_aggregated"], AggregatedFeed)
+    assert len(news["timeline_aggregated"]) == 4
+    assert get_notification_feed(BOB, rt).counts() == {"unseen": 1, "unread": 1}
 
 
 def test_notification_groups_are_seen_and_read_until_a_new_activity_joins_them(
@@ -272,6 +292,7 @@ def test_a_broadcast_reaches_every_listed_feed_in_chunks(pipeline: Pipeline) -> 
     for feed in feeds:
         (g,) = get_feed(feed, pipeline.runtime())[:]
         assert g.activities[0].extra == {"content": "You have a new message!"}
+        assert g.activities[0].content == "You have a new message!"
 
 
 def test_bad_payloads_from_other_apps_are_dead_lettered_with_the_reason(
