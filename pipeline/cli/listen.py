@@ -42,6 +42,30 @@ def add_parsers(sub: Any) -> None:
     )  # fmt: skip
 
 
+def add_deletes_parser(sub: Any) -> None:
+    deletes = sub.add_parser(
+        "deletes", help="apply an X API compliance-job file: each listed tweet is deleted"
+    )
+    deletes.add_argument("--from-file", metavar="PATH", required=True,
+                         help="the job's result file, JSONL (gzip ok; - = stdin)")  # fmt: skip
+    deletes.add_argument("--source", help="name recorded with each batch (after 'compliance:')")
+    deletes.add_argument("--commit-wait", type=float, default=60.0, metavar="SECONDS",
+                         help="wait for the workers to commit, as listen does")  # fmt: skip
+
+
+def cmd_deletes(args: argparse.Namespace, settings: Settings) -> int:
+    """Replay the file through the ingest queue as a compliance batch: its lines become delete
+    notices, and a line that is not one is dead-lettered, never stored."""
+    from pipeline.ingest.request import COMPLIANCE
+
+    replay = argparse.Namespace(
+        keys_name=None, poll_interval=None, from_file=args.from_file, to_file=None,
+        delimited="newline", rate=None, then_watch=False, commit_wait=args.commit_wait,
+        source=COMPLIANCE + (args.source or ("stdin" if args.from_file == "-" else args.from_file)),
+    )  # fmt: skip
+    return cmd_listen(replay, settings)
+
+
 def _sink(args: argparse.Namespace, settings: Settings) -> tuple[Any, str, Any]:
     """The replay's sink, what it goes to, and its hand-off ledger (None for a file)."""
     if args.to_file:

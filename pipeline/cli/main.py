@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database to the newest schema (alembic)")
 
     listen.add_parsers(sub)
+    listen.add_deletes_parser(sub)
 
     synth = sub.add_parser("synth", help="generate a realistic sample stream")
     synth.add_argument("--count", type=int, default=1000)
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "migrate": cmd_migrate,
     "listen": listen.cmd_listen,
+    "deletes": listen.cmd_deletes,
     "synth": cmd_synth,
     "up": cmd_up,
     "stats": control.cmd_stats,

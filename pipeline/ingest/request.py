@@ -9,6 +9,8 @@ from pipeline.bus.errors import PayloadError
 from pipeline.ingest.parked import KEY_PREFIX
 
 LATEST_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z, past what a datetime holds
+# A batch whose source starts so is an X compliance file: it applies deletes and stores nothing.
+COMPLIANCE = "compliance:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,10 @@ class IngestRequest:
     batch: str | None = None
     received_at: float | None = None
     truncated: dict[int, int] | None = None
+
+    @property
+    def deletes_only(self) -> bool:
+        return self.source.startswith(COMPLIANCE)
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> IngestRequest:

@@ -30,8 +30,9 @@ def ingest(rt: Runtime, request: IngestRequest, attempt: str | None = None) -> I
             log.info("batch %s was already stored; nothing to do", request.batch)
             return None
     parsed = parse_lines(
-        lines or [], settings.capture_embedded, request.truncated, settings.max_line_bytes
-    )
+        lines or [], settings.capture_embedded, request.truncated, settings.max_line_bytes,
+        deletes_only=request.deletes_only,
+    )  # fmt: skip
     # A parked batch counts its attempts by its key: the listener queues a second task for a
     # batch whose first task went missing, and that one must fan out what the first stored.
     first = parked.first_attempt(redis, request.batch or attempt)

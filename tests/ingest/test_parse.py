@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import orjson
 import pytest
 
 from pipeline.ingest.parse import parse_lines
+from tests.factories import v1_tweet
 from tests.helpers import expected_ids, json_lines, real_fixture
 
 V1_STREAM = "v1_stream_python-twitter_lines.jsonl"
@@ -152,6 +154,44 @@ def test_deletes_of_both_formats_are_recognised() -> None:
     batch = parse_lines([v1, v2], False)
     assert set(batch.deletes) == {11, 12}
     assert batch.deletes[11]["user_id"] == 3
+
+
+def compliance(tweet_id: object, action: object = "delete", **more: object) -> bytes:
+    return orjson.dumps({"id": tweet_id, "action": action, "created_at": "2021-05-01T10:00:00Z",
+                         "reason": "deleted", **more})  # fmt: skip
+
+
+def test_compliance_job_lines_are_deletes_and_bad_ones_dead_letters() -> None:
+    lines = [
+        compliance("13", redacted_at="2021-10-07T22:17:44.000Z"),
+        compliance("14"),
+        compliance("14"),
+        compliance("15", action="scrub_geo"),
+        compliance("x1"),
+        compliance("16", redacted_at="yesterday"),
+        compliance(2**63),
+        compliance("17", action=3),
+    ]
+    batch = parse_lines(lines, False)
+    assert set(batch.deletes) == {13, 14}
+    assert batch.deletes[13] == {"tweet_id": 13, "user_id": None,
+                                 "deleted_at": datetime(2021, 10, 7, 22, 17, 44)}  # fmt: skip
+    assert batch.deletes[14]["deleted_at"] is None  # the worker uses the time it received it
+    assert batch.notices == {"compliance_scrub_geo": 1}
+    assert [reason for reason, _ in batch.dead] == [
+        "wrong shape: compliance line 'id' must be a tweet id (digits), got 'x1'",
+        "wrong shape: compliance line 'redacted_at' 'yesterday' is not an ISO-8601 time",
+        "wrong shape: compliance line 'id' 9223372036854775808 is out of range: ids run from 0 "
+        "to 2**63 - 1",
+        "wrong shape: Expected `str`, got `int` - at `$.action`",
+    ]
+
+
+def test_a_compliance_batch_stores_nothing_but_deletes() -> None:
+    tweet = orjson.dumps(v1_tweet(20, "not a delete", 3))
+    batch = parse_lines([compliance("13"), tweet], False, deletes_only=True)
+    assert (set(batch.deletes), batch.tweets, batch.users) == ({13}, {}, {})
+    assert batch.dead == [("not a delete: a compliance batch applies deletes only", tweet)]
 
 
 def test_limit_disconnect_and_warning_notices_are_counted() -> None:

@@ -9,7 +9,7 @@ import msgspec
 import orjson
 from msgspec import UNSET
 
-from pipeline.ingest.parse import v1, v2
+from pipeline.ingest.parse import compliance, v1, v2
 from pipeline.ingest.parse.records import LineResult, ParsedBatch, ShapeError
 from pipeline.ingest.parse.schema import MESSAGE, Message
 from pipeline.store.deadletters import SAMPLE_BYTES
@@ -56,13 +56,17 @@ def _classify(
             v2.parse_errors(message, out)
     elif message.delete is not UNSET:
         v1.parse_delete(message.delete, message, out)
+    elif message.action is not UNSET:
+        compliance.parse_action(message, out)
     elif v1.is_tweet(message):
         v1.parse_tweet(message, line, capture, out, embedded=False)
     else:
         notice = v1.notice(message)
         if notice is None:
             keys = ", ".join(sorted(orjson.loads(line))[:8]) or "none"
-            raise ShapeError(f"not a tweet, delete, notice or v2 message (keys: {keys})")
+            raise ShapeError(
+                f"not a tweet, delete, notice, compliance or v2 message (keys: {keys})"
+            )
         out.notices.append(notice)
 
 
@@ -97,9 +101,11 @@ def parse_lines(
     capture: bool,
     truncated: dict[int, int] | None = None,
     max_line_bytes: int | None = None,
+    deletes_only: bool = False,
 ) -> ParsedBatch:
     """Parse a batch. ``truncated`` maps a line's index to its full length when the listener
-    had to cut it; such lines and any over ``max_line_bytes`` are dead-lettered unparsed."""
+    had to cut it; such lines and any over ``max_line_bytes`` are dead-lettered unparsed.
+    With ``deletes_only`` (a compliance file) a line that would store anything is too."""
     batch = ParsedBatch()
     truncated = truncated or {}
     for index, item in enumerate(lines):
@@ -116,7 +122,10 @@ def parse_lines(
             batch.notices["keep_alive"] += 1
             continue
         try:
-            batch.merge(parse_line(line, capture))
+            result = parse_line(line, capture)
+            if deletes_only and (result.tweets or result.users):
+                raise ValueError("not a delete: a compliance batch applies deletes only")
+            batch.merge(result)
         except ValueError as exc:
             batch.dead.append((str(exc), line[:SAMPLE_BYTES]))
     return batch

@@ -105,6 +105,8 @@ class Message(Tweet):
     """A whole line. Which keys it has says what it is; v2 messages are left to ``v2``."""
 
     delete: Delete | UnsetType = UNSET
+    action: str | UnsetType = UNSET  # an X compliance-job line (see ``compliance``)
+    redacted_at: str | None = None
     data: Raw | UnsetType = UNSET
     errors: Raw | UnsetType = UNSET
     limit: Raw | UnsetType = UNSET
