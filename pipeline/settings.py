@@ -87,6 +87,24 @@ def _lengths(raw: str) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(lengths.items()))
 
 
+AGGREGATION_PARTS = ("actor", "verb", "object", "target", "hour", "day", "week", "month")
+
+
+def _aggregation_keys(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    keys: dict[str, tuple[str, ...]] = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        slug, _, value = (x.strip() for x in item.partition("="))
+        if slug != "notification" and not re.fullmatch(r"[a-z][a-z0-9_]*_aggregated", slug):
+            raise ValueError(f"{slug!r} is not an aggregated slug (notification, *_aggregated)")
+        parts = tuple(p.strip() for p in value.split("+"))
+        unknown = [p for p in parts if p not in AGGREGATION_PARTS]
+        if unknown or not value or len(set(parts)) != len(parts):
+            raise ValueError(f"expected slug=part+part… of {', '.join(AGGREGATION_PARTS)}, "
+                             f"each once; got {item!r}")  # fmt: skip
+        keys[slug] = parts
+    return tuple(sorted(keys.items()))
+
+
 def _flower_auth(raw: str) -> str | None:
     if raw and ":" not in raw:
         raise ValueError("expected user:password")
@@ -124,6 +142,11 @@ class Settings:
     feed_max_lengths: tuple[tuple[str, int], ...] = _setting(
         (), _lengths, "per feed type, e.g. notification=200,hashtag=5000"
     )
+    aggregation_keys: tuple[tuple[str, tuple[str, ...]], ...] = _setting(
+        (), _aggregation_keys,
+        "what groups an aggregated feed, per slug, e.g. notification=actor+verb+hour "
+        "(default verb+object+day)",
+    )  # fmt: skip
     feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
     fanout_chunk_size: int = _setting(5000, _positive_int, "feeds written per fan-out task")
     visibility_timeout: int = _setting(

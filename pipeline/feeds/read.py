@@ -15,7 +15,7 @@ from typing import overload
 from sqlalchemy.orm import Session
 
 from pipeline.feeds import activities, follows, hydrated, ids, marks
-from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group
+from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group, key_of
 from pipeline.feeds.enrich import EnrichedActivity, enrich
 from pipeline.feeds.hydrated import HydratedCache, Lookup
 from pipeline.feeds.pages import Page, complete, from_enriched, ready
@@ -198,7 +198,8 @@ class AggregatedFeed:
 
     def _groups(self, session: Session) -> list[Group]:
         items = _Items(self.rt, session, self.feed)
-        return group(_records(session, items.page(ids.max_length(self.feed, self.rt.settings))))
+        records = _records(session, items.page(ids.max_length(self.feed, self.rt.settings)))
+        return group(records, key_of(self.feed, self.rt.settings))
 
     def __len__(self) -> int:
         with self.rt.sessions() as session:

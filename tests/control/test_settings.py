@@ -25,12 +25,17 @@ def test_every_variable_is_read_from_its_tweetfeed_name() -> None:
         "TWEETFEED_CAPTURE_EMBEDDED": "yes",
         "TWEETFEED_BROKER_URL": "amqp://guest:guest@127.0.0.1//",
         "TWEETFEED_TWEET_MODEL": "myapp.models:MyTweet",
+        "TWEETFEED_AGGREGATION_KEYS": "notification=actor+verb+hour, photo_aggregated=object+week",
     }
     settings = Settings.from_env(env)
     assert settings.batch_size == 20
     assert settings.capture_embedded is True
     assert settings.celery_broker_url == "amqp://guest:guest@127.0.0.1//"
     assert settings.tweet_model == "myapp.models:MyTweet"
+    assert settings.aggregation_keys == (
+        ("notification", ("actor", "verb", "hour")),
+        ("photo_aggregated", ("object", "week")),
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,6 +47,10 @@ def test_every_variable_is_read_from_its_tweetfeed_name() -> None:
         ("TWEETFEED_POLL_INTERVAL", "-1"),
         ("TWEETFEED_REDIS_URL", "localhost"),
         ("TWEETFEED_TWEET_MODEL", "not a dotted path"),
+        ("TWEETFEED_AGGREGATION_KEYS", "timeline=verb+day"),
+        ("TWEETFEED_AGGREGATION_KEYS", "notification=verb+colour"),
+        ("TWEETFEED_AGGREGATION_KEYS", "notification=verb+verb"),
+        ("TWEETFEED_AGGREGATION_KEYS", "notification="),
     ],
 )
 def test_a_bad_value_fails_with_an_error_naming_the_variable(name: str, value: str) -> None:

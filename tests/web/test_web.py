@@ -20,6 +20,7 @@ from schemathesis.errors import InvalidSchema
 
 from pipeline.control import apikeys
 from pipeline.feeds import enrich, hydrated
+from pipeline.feeds.read import get_feed
 from pipeline.store import deadletters
 from pipeline.store.engine import transaction
 from pipeline.web import fast
@@ -174,6 +175,32 @@ def test_notification_groups_carry_counts_and_marks_need_the_token(web: TestClie
     read = web.post("/api/feeds/notification/2/read", headers=AUTH,
                     json={"groups": [group["id"]]}).json()  # fmt: skip
     assert (read["marked"], read["unread"]) == (1, 0)
+
+
+def test_an_aggregated_feed_groups_by_the_key_its_slug_is_given(
+    web: TestClient, pipeline: Pipeline
+) -> None:
+    keys = (("notification", ("actor", "verb", "hour")), ("timeline_aggregated", ("actor", "day")))
+    default = [(g["verb"], g["object"], g["actors"])
+               for g in web.get("/api/feeds/timeline_aggregated/1").json()["groups"]]  # fmt: skip
+    assert len(default) == 4, "verb + object + day"
+    with client_for(pipeline, api_token=TOKEN, aggregation_keys=keys) as custom:
+        groups = custom.get("/api/feeds/timeline_aggregated/1").json()["groups"]
+        assert [(g["actors"], g["activity_count"], g["group"]) for g in groups] == [
+            (["user:2"], 2, "actor=user:2 day=2023-11-14"),
+            (["user:3"], 2, "actor=user:3 day=2023-11-14"),
+        ]
+        notes = custom.get("/api/feeds/notification/2").json()
+        assert [(g["actors"], g["verb"]) for g in notes["groups"]] == [
+            (["user:4"], "retweet"), (["user:3"], "retweet")]  # fmt: skip
+        assert notes["unread"] == 2
+        first = notes["groups"][0]["id"]
+        marked = custom.post("/api/feeds/notification/2/read", headers=AUTH,
+                             json={"groups": [first]}).json()  # fmt: skip
+        assert (marked["marked"], marked["unread"]) == (1, 1)
+    rt = pipeline.runtime()
+    rt = replace(rt, settings=replace(rt.settings, aggregation_keys=keys))
+    assert [g.actors for g in get_feed("timeline_aggregated:1", rt)[:]] == [["user:2"], ["user:3"]]
 
 
 def test_without_a_token_only_a_loopback_server_accepts_writes(pipeline: Pipeline) -> None:
