@@ -105,6 +105,14 @@ def _aggregation_keys(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted(keys.items()))
 
 
+def _names(raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    bad = [n for n in names if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", n)]
+    if bad:
+        raise ValueError(f"expected names of letters, digits and '_', got {bad[0]!r}")
+    return names
+
+
 def _flower_auth(raw: str) -> str | None:
     if raw and ":" not in raw:
         raise ValueError("expected user:password")
@@ -147,6 +155,9 @@ class Settings:
         "what groups an aggregated feed, per slug, e.g. notification=actor+verb+hour "
         "(default verb+object+day)",
     )  # fmt: skip
+    enrich_fields: tuple[str, ...] = _setting(
+        (), _names, "activity extra fields holding references to enrich, e.g. parent_tweet"
+    )
     feed_backend: str = _setting("redis", _backend, "where feeds are read: redis or sql")
     fanout_chunk_size: int = _setting(5000, _positive_int, "feeds written per fan-out task")
     visibility_timeout: int = _setting(

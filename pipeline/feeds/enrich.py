@@ -12,6 +12,7 @@ returns a dict of key to JSON-ready object. Keys it does not return enrich to No
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pipeline.times import iso
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
 _ENRICHERS: dict[str, Enricher] = {}
 TWEET = "tweet:"
+REFERENCE = re.compile(r"[a-z][a-z0-9_]{0,31}:[^\t\n]{1,200}")
 
 
 def register_enricher(kind: str, loader: Enricher) -> None:
@@ -96,6 +98,16 @@ def has_loader(kind: str) -> bool:
     return kind in _ENRICHERS
 
 
+def extra_refs(activity: ActivityRecord) -> tuple[tuple[str, str], ...]:
+    """(field, reference) for each value of the activity's ``extra`` that is a reference
+    (``kind:key``), in the order ``extra`` holds them; enriched where the field is one of
+    TWEETFEED_ENRICH_FIELDS (stream-django's ``Enrich(fields=[...])``)."""
+    extra = activity.extra
+    if not extra:
+        return ()
+    return tuple((k, v) for k, v in extra.items() if isinstance(v, str) and REFERENCE.fullmatch(v))
+
+
 def foreign_ref(activity: ActivityRecord) -> str | None:
     """The activity's ``foreign_id`` when it names a tweet none of its references name: a
     retweet's own tweet. None otherwise (a tweet, reply or quote is its own object)."""
@@ -111,6 +123,7 @@ class EnrichedActivity:
 
     activity: ActivityRecord
     objects: dict[str, Any] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()  # the extra fields enriched (TWEETFEED_ENRICH_FIELDS)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.activity, name)
@@ -149,6 +162,12 @@ class EnrichedActivity:
         ref = foreign_ref(self.activity)
         return self.objects.get(ref) if ref else None
 
+    @property
+    def extra_data(self) -> dict[str, Any]:
+        """The objects the enriched ``extra`` fields name, by field (None where nothing was
+        found); fields not enriched, or not holding a reference, are left out."""
+        return {f: self.objects.get(r) for f, r in extra_refs(self.activity) if f in self.fields}
+
     def as_json(self) -> dict[str, Any]:
         return {
             **self.activity.as_json(),
@@ -156,11 +175,14 @@ class EnrichedActivity:
             "object_data": self.object_data,
             "target_data": self.target_data,
             "foreign_data": self.foreign_data,
+            "extra_data": self.extra_data,
         }
 
 
-def _refs(activity: ActivityRecord) -> list[str]:
-    refs = (activity.actor, activity.object, activity.target, foreign_ref(activity))
+def _refs(activity: ActivityRecord, fields: Sequence[str] = ()) -> list[str]:
+    refs = [activity.actor, activity.object, activity.target, foreign_ref(activity)]
+    if fields:
+        refs += [r for f, r in extra_refs(activity) if f in fields]
     return [r for r in refs if r]
 
 
@@ -180,7 +202,12 @@ def load_refs(session: Session, refs: Iterable[str]) -> dict[str, Any]:
     return loaded
 
 
-def enrich(session: Session, batch: Sequence[ActivityRecord]) -> list[EnrichedActivity]:
-    """Each activity with its references loaded: one query per kind for the whole batch."""
-    loaded = load_refs(session, (ref for activity in batch for ref in _refs(activity)))
-    return [EnrichedActivity(a, {r: loaded.get(r) for r in _refs(a)}) for a in batch]
+def enrich(
+    session: Session, batch: Sequence[ActivityRecord], fields: Sequence[str] = ()
+) -> list[EnrichedActivity]:
+    """Each activity with its references loaded, those its ``extra`` holds in ``fields`` too:
+    one query per kind for the whole batch."""
+    loaded = load_refs(session, (ref for activity in batch for ref in _refs(activity, fields)))
+    named = tuple(fields)
+    return [EnrichedActivity(a, {r: loaded.get(r) for r in _refs(a, fields)}, named)
+            for a in batch]  # fmt: skip

@@ -149,8 +149,9 @@ class FlatFeed:
         cache = hydrated.for_reads(self.rt)
         if cache is None:
             with self.rt.sessions() as session:
-                return from_enriched(enrich(session, self._records(session, limit, offset,
-                                                                   before, after)))  # fmt: skip
+                records = self._records(session, limit, offset, before, after)
+                fields = self.rt.settings.enrich_fields
+                return from_enriched(enrich(session, records, fields), fields)
         found = self._lookup(cache, limit, offset, before, after)
         if found is None:
             with self.rt.sessions() as session:
@@ -165,7 +166,7 @@ class FlatFeed:
         :meth:`read_page` reads it."""
         cache = hydrated.for_reads(self.rt)
         found = self._lookup(cache, limit, 0, before, after) if cache is not None else None
-        return ready(found) if found is not None else None
+        return ready(found, self.rt.settings.enrich_fields) if found is not None else None
 
     def _lookup(
         self, cache: HydratedCache, limit: int, offset: int, before: int | None,
@@ -214,7 +215,8 @@ class AggregatedFeed:
 
     def _enriched(self, session: Session, groups: list[Group]) -> list[Group]:
         shown = [r for g in groups for r in g.records[:SHOWN_PER_GROUP]]
-        enriched = {e.activity.id: e for e in enrich(session, shown)}
+        fields = self.rt.settings.enrich_fields
+        enriched = {e.activity.id: e for e in enrich(session, shown, fields)}
         for g in groups:
             g.activities = [enriched[r.id] for r in g.records[:SHOWN_PER_GROUP]]
         return groups

@@ -39,6 +39,11 @@ Cursor = Annotated[
           description="an activity id (flat feeds) or a group id (aggregated feeds)"),
 ]  # fmt: skip
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Prefix = Annotated[
+    str | None,
+    Query(pattern=r"^[a-z][a-z0-9_]{0,31}$",
+          description="render with activity/<prefix>_<verb>.html where there is one"),
+]  # fmt: skip
 
 
 class MarkRequest(BaseModel):
@@ -140,9 +145,15 @@ def mark_read(app: WebDep, key: Key, body: MarkRequest | None = None) -> dict[st
 
 @router.get("/feeds/{slug}/{key}", response_class=HTMLResponse)
 def timeline_page(
-    app: WebDep, slug: Slug, key: Key, limit: Limit = DEFAULT_LIMIT, before: Cursor = None
+    app: WebDep,
+    slug: Slug,
+    key: Key,
+    limit: Limit = DEFAULT_LIMIT,
+    before: Cursor = None,
+    prefix: Prefix = None,
 ) -> HTMLResponse:
-    """The feed as an HTML page, each activity rendered by its verb's template."""
+    """The feed as an HTML page, each activity rendered by its verb's template (by
+    ``<prefix>_<verb>.html`` first, given a ``prefix``)."""
     feed = _feed(app, slug, key)
     items: list[Any]
     if isinstance(feed, FlatFeed):
@@ -152,7 +163,7 @@ def timeline_page(
     else:
         items, body = groups(feed, limit, before, None)
     html = app.templates.get_template("timeline.html").render(
-        feed=feed.feed, kind=ids.feed_type(feed.feed).value, items=items,
+        feed=feed.feed, kind=ids.feed_type(feed.feed).value, items=items, prefix=prefix,
         next_before=body["next_before"],
         counts={k: body[k] for k in ("unseen", "unread") if k in body},
     )  # fmt: skip

@@ -21,18 +21,26 @@ def environment(template_dir: str | None) -> Environment:
         loaders.append(FileSystemLoader(Path(template_dir)))
     loaders.append(PackageLoader("pipeline.web", "templates"))
     env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape())
-    env.globals["render_activity"] = lambda item: render_activity(env, item)
+    env.globals["render_activity"] = lambda item, prefix=None: render_activity(env, item, prefix)
     env.globals["chart"] = chart
     return env
 
 
-def render_activity(env: Environment, item: EnrichedActivity | Group) -> Markup:
+def render_activity(
+    env: Environment, item: EnrichedActivity | Group, prefix: str | None = None
+) -> Markup:
     """``activity/<verb>.html`` for an activity, ``activity/aggregated/<verb>.html`` for a group,
-    each falling back to ``default.html`` beside it."""
+    each falling back to ``default.html`` beside it. With a ``prefix`` (stream-django's third
+    argument, ``render_activity(item, "homepage")``), ``<prefix>_<verb>.html`` is tried first,
+    then ``<prefix>_default.html``, then the templates without it."""
     folder = "activity/aggregated" if isinstance(item, Group) else "activity"
-    template = env.select_template([f"{folder}/{item.verb}.html", f"{folder}/default.html"])
+    names = [f"{folder}/{item.verb}.html", f"{folder}/default.html"]
+    if prefix:
+        names = [f"{folder}/{prefix}_{item.verb}.html", f"{folder}/{prefix}_default.html", *names]
+    template = env.select_template(names)
     name = "group" if isinstance(item, Group) else "activity"
-    return Markup(template.render({name: item, "render_activity": env.globals["render_activity"]}))
+    context = {name: item, "render_activity": env.globals["render_activity"], "prefix": prefix}
+    return Markup(template.render(context))
 
 
 def chart(values: list[int], width: int = 720, height: int = 140) -> Markup:

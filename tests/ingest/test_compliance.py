@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from models import DeadLetter, load_tweet_model
-from pipeline.feeds.read import get_feed
+from pipeline.feeds.read import FlatFeed, get_feed
 from tests.conftest import Pipeline
 from tests.factories import v1_tweet
 from tests.helpers import tweetfeed
@@ -20,7 +20,9 @@ pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 
 def shown(p: Pipeline, feed: str) -> list[str]:
-    return [a.foreign_id for a in get_feed(feed, p.runtime())[:]]
+    found = get_feed(feed, p.runtime())
+    assert isinstance(found, FlatFeed)
+    return [a.foreign_id for a in found[:]]
 
 
 def job_line(tweet_id: str, reason: str = "deleted") -> bytes:
