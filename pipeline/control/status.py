@@ -93,7 +93,9 @@ def gather(
     per_minute = counters.rates(client, 60)
     last = per_minute[-1] if per_minute else {}
     for row in term_rows:
-        row["per_minute"] = last.get(redis_keys.term_field(row["id"]), 0)
+        field = redis_keys.term_field(row["id"])
+        row["per_minute"] = last.get(field, 0)
+        row["last_hour"] = [m.get(field, 0) for m in per_minute]  # oldest minute first
     return {
         "listeners": listeners,
         "terms": term_rows,

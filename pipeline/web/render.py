@@ -23,6 +23,7 @@ def environment(template_dir: str | None) -> Environment:
     env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape())
     env.globals["render_activity"] = lambda item, prefix=None: render_activity(env, item, prefix)
     env.globals["chart"] = chart
+    env.globals["sparkline"] = sparkline
     return env
 
 
@@ -62,3 +63,18 @@ def chart(values: list[int], width: int = 720, height: int = 140) -> Markup:
         f'<text x="{width}" y="{height - 4}" text-anchor="end">now</text>'
         f'<text x="4" y="12">peak {peak}/min</text></svg>'
     )
+
+
+def sparkline(values: list[int], label: str, width: int = 240, height: int = 36) -> Markup:
+    """One term's tweets per minute as a small inline SVG, on its own scale, peak marked."""
+    peak = max(values, default=0)
+    step = width / max(len(values) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 3 - (v / max(peak, 1)) * (height - 6):.1f}"
+        for i, v in enumerate(values)
+    )
+    title = f"{label}: {sum(values)} tweets in the last hour, peak {peak}/min"
+    return Markup(
+        '<svg class="spark" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        'aria-label="{t}"><title>{t}</title><polyline points="{p}" class="line"/></svg>'
+    ).format(w=width, h=height, t=title, p=points)

@@ -4,6 +4,7 @@ a real worker: status, feeds, marks, terms, follows, auth, templates, and no sec
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err, Ok
 from schemathesis.errors import InvalidSchema
 
-from pipeline.control import apikeys
+from pipeline.control import apikeys, redis_keys
 from pipeline.feeds import enrich, hydrated
 from pipeline.feeds.read import get_feed
 from pipeline.store import deadletters
@@ -26,9 +27,9 @@ from pipeline.store.engine import transaction
 from pipeline.web import fast
 from pipeline.web.app import create_app
 from tests.conftest import Pipeline
-from tests.factories import line, v1_retweet, v1_tweet
+from tests.factories import line, v1_retweet, v1_tweet, v2_line
 from tests.helpers import wait_until
-from tests.scenario import graph_and_stream, listen, send
+from tests.scenario import T0, graph_and_stream, listen, send
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 TOKEN = "token-that-must-never-leak"
@@ -78,6 +79,26 @@ def test_the_status_page_is_html_with_a_chart_and_refreshes_itself(web: TestClie
     assert 'href="http://127.0.0.1:5555"' in html
     assert "http://" not in html.replace("http://127.0.0.1:5555", "").replace(
         "http://www.w3.org", ""), "no external assets"  # fmt: skip
+
+
+def test_each_term_has_its_own_chart_of_the_last_hour(pipeline: Pipeline) -> None:
+    with client_for(pipeline, api_token=TOKEN) as web:
+        for term in ("python", 'rust <"b">'):
+            assert web.post("/api/terms", json={"term": term}, headers=AUTH).status_code == 201
+        python, rust = (t["id"] for t in web.get("/api/terms").json())
+        listen(pipeline, [v2_line(200 + i, 2, f"tweet {i}", T0, terms=(python,) if i % 3 else
+                                  (python, rust)) for i in range(9)])  # fmt: skip
+        # A minute passes: the counts the replay kept for this minute become the last one's.
+        minute = int(time.time() // 60)
+        if pipeline.redis.exists(redis_keys.rate(minute)):  # else the minute has just passed
+            pipeline.redis.rename(redis_keys.rate(minute), redis_keys.rate(minute - 1))
+        terms = {t["term"]: t for t in web.get("/api/status").json()["terms"]}
+        assert [len(t["last_hour"]) for t in terms.values()] == [60, 60]
+        assert terms["python"]["last_hour"][-1] == terms["python"]["per_minute"] == 9
+        assert terms['rust <"b">']["last_hour"][-1] == 3 and sum(terms["python"]["last_hour"]) == 9
+        html = web.get("/").text
+    assert 'aria-label="python: 9 tweets in the last hour, peak 9/min"' in html
+    assert "rust &lt;&#34;b&#34;&gt;: 3 tweets in the last hour" in html
 
 
 def test_a_flat_feed_pages_by_cursor_as_enriched_json(web: TestClient) -> None:
