@@ -235,6 +235,19 @@ class FeedMark(Base):
     score: Mapped[int] = mapped_column(BigInteger)
 
 
+class FeedFilter(Base):
+    """What a user keeps out of their timelines and notifications (``pipeline.feeds.filters``):
+    ``mute`` or ``block`` a user id, or a muted ``word``."""
+
+    __tablename__ = "feed_filters"
+    __table_args__ = (MYSQL_TABLE_ARGS,)
+
+    owner: Mapped[str] = mapped_column(ExactString(150), primary_key=True)
+    kind: Mapped[str] = mapped_column(ExactString(8), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(150), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+
 def table_of(model: type) -> Table:
     """The Core table of a mapped class, typed as one."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.bus import routes
 from pipeline.control import terms
 from pipeline.feeds import manager
+from pipeline.feeds.filters import FilterRequest
 from pipeline.feeds.task_payloads import (
     BroadcastRequest,
     ChunkRequest,
@@ -85,3 +86,15 @@ def poll_filter_terms(self: PipelineTask, _: None = None) -> None:
     rt = self.runtime
     with rt.transaction() as session:
         terms.publish_if_changed(session, rt.redis)
+
+
+@app.task(name=routes.FILTER, base=PipelineTask, bind=True)
+def filter_feeds(self: PipelineTask, request: FilterRequest) -> None:
+    """Add a user's mutes, blocks and muted words."""
+    manager.add_filters(self.runtime, request)
+
+
+@app.task(name=routes.UNFILTER, base=PipelineTask, bind=True)
+def unfilter_feeds(self: PipelineTask, request: FilterRequest) -> None:
+    """Drop some of a user's mutes, blocks and muted words."""
+    manager.remove_filters(self.runtime, request)

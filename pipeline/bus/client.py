@@ -19,6 +19,8 @@ from pipeline.bus.sender import TaskSender
 from pipeline.feeds import ids
 from pipeline.settings import get_settings
 
+Users = list[str] | None
+
 
 class Client:
     """Publishes feed tasks to the broker; returns each task's id."""
@@ -66,6 +68,36 @@ class Client:
         target = ids.user_feed(target_user)
         pairs = [{"feed": feed, "target": target} for feed in ids.news_feeds(user)]
         return self.unfollow_many(pairs, keep_history)
+
+    def filter(
+        self, user: str, mute: Users = None, block: Users = None, words: Users = None
+    ) -> str:
+        """Keep what matches out of ``user``'s timelines and notifications (Mastodon's mutes,
+        blocks and muted words): ``mute`` and ``block`` list user ids."""
+        return self.send(routes.FILTER, user=user, mute=mute, block=block, words=words)
+
+    def unfilter(
+        self, user: str, mute: Users = None, block: Users = None, words: Users = None
+    ) -> str:
+        return self.send(routes.UNFILTER, user=user, mute=mute, block=block, words=words)
+
+    def mute(self, user: str, target_user: str) -> str:
+        return self.filter(user, mute=[target_user])
+
+    def unmute(self, user: str, target_user: str) -> str:
+        return self.unfilter(user, mute=[target_user])
+
+    def block(self, user: str, target_user: str) -> str:
+        return self.filter(user, block=[target_user])
+
+    def unblock(self, user: str, target_user: str) -> str:
+        return self.unfilter(user, block=[target_user])
+
+    def mute_words(self, user: str, *words: str) -> str:
+        return self.filter(user, words=list(words))
+
+    def unmute_words(self, user: str, *words: str) -> str:
+        return self.unfilter(user, words=list(words))
 
     def broadcast(self, activity: dict[str, Any], feeds: list[str]) -> str:
         """One activity into every listed feed (django-user-streams' message to many users)."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.bus import routes, schemas
 from pipeline.bus.errors import PayloadError
+from pipeline.feeds.filters import FilterRequest
 from pipeline.feeds.task_payloads import (
     BroadcastRequest,
     ChunkRequest,
@@ -57,6 +58,8 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     routes.UNFOLLOW: FollowRequest.parse_unfollow,
     routes.UNFOLLOW_MANY: FollowRequest.parse_unfollow_many,
     routes.BROADCAST: BroadcastRequest.parse,
+    routes.FILTER: FilterRequest.parse,
+    routes.UNFILTER: FilterRequest.parse,
     routes.FANOUT_CHUNK: ChunkRequest.parse,
     routes.POLL_FILTER_TERMS: _nothing,
 }

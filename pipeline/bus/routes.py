@@ -14,6 +14,8 @@ UNFOLLOW = "tweetfeed.unfollow"
 FOLLOW_MANY = "tweetfeed.follow_many"
 UNFOLLOW_MANY = "tweetfeed.unfollow_many"
 BROADCAST = "tweetfeed.broadcast"
+FILTER = "tweetfeed.filter"
+UNFILTER = "tweetfeed.unfilter"
 FANOUT_CHUNK = "tweetfeed.fanout_chunk"
 POLL_FILTER_TERMS = "tweetfeed.poll_filter_terms"
 
@@ -28,6 +30,8 @@ ROUTES: dict[str, str] = {
     FOLLOW_MANY: "fanout",
     UNFOLLOW_MANY: "fanout",
     BROADCAST: "fanout_low",
+    FILTER: "fanout",
+    UNFILTER: "fanout",
     FANOUT_CHUNK: "fanout",
     POLL_FILTER_TERMS: "control",
 }

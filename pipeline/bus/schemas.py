@@ -15,6 +15,7 @@ import jsonschema_rs
 
 from pipeline.bus import routes
 from pipeline.bus.errors import PayloadError
+from pipeline.feeds.filters import MAX_RULES, WORD_MAX
 from pipeline.feeds.task_payloads import (
     MAX_BACKFILL,
     MAX_BROADCAST_FEEDS,
@@ -61,6 +62,23 @@ FOLLOWS = {
 }  # fmt: skip
 KEEP_HISTORY = {"type": ["boolean", "null"],
                 "description": "leave the feed the target's items it already holds"}  # fmt: skip
+
+USER = {"anyOf": [{"type": "string", "pattern": r"^[\w-]{1,150}$"},
+                  {"type": "integer", "minimum": 0}], "description": "a user id"}  # fmt: skip
+USERS = {"type": ["array", "null"], "maxItems": MAX_RULES, "items": USER}
+FILTER = {
+    "type": "object",
+    "required": ["user"],
+    "additionalProperties": False,
+    "minProperties": 2,
+    "properties": {
+        "user": USER,
+        "mute": USERS,
+        "block": USERS,
+        "words": {"type": ["array", "null"], "maxItems": MAX_RULES,
+                  "items": {"type": "string", "minLength": 1, "maxLength": WORD_MAX}},
+    },
+}  # fmt: skip
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
     routes.INGEST_BATCH: {
@@ -109,6 +127,8 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
         "properties": {"follows": FOLLOWS, "keep_history": KEEP_HISTORY},
     },
+    routes.FILTER: FILTER,
+    routes.UNFILTER: FILTER,
     routes.BROADCAST: {
         "type": "object",
         "required": ["activity", "feeds"],

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.bus import routes
-from pipeline.feeds import activities, follows, hydrated, ids
+from pipeline.feeds import activities, filters, follows, hydrated, ids
 from pipeline.feeds.activities import ActivityRecord
+from pipeline.feeds.enrich import enrich
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
 from pipeline.feeds.task_payloads import ChunkRequest
@@ -86,7 +87,32 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
             delivery.fans += [(feed, activity.item) for feed in fans]
         else:
             delivery.chunks += chunk_payloads(rt, activity, fans)
+    _screen(rt, session, batch, delivery)
     return delivery
+
+
+def _screen(
+    rt: Runtime, session: Session, batch: Sequence[ActivityRecord], delivery: Delivery
+) -> None:
+    """Leave out of each feed what its owner's mutes, blocks and muted words keep out."""
+    chunked = [(f, p["activity_id"]) for _, p in delivery.chunks for f in p["feeds"]]
+    pairs = [(f, i.activity_id) for f, i in delivery.entries + delivery.fans] + chunked
+    owned = {who for f, _ in pairs if (who := filters.owner(f)) is not None}
+    users = filters.among(session, rt.redis, owned)
+    if not users:
+        return
+    concerned = [(f, a) for f, a in pairs if filters.owner(f) in users]
+    by_id = {a.id: a for a in batch}
+    records = [by_id[a] for a in sorted({a for _, a in concerned})]
+    enriched = {e.activity.id: e for e in enrich(session, records)}
+    hidden = filters.hidden(session, rt.redis, [(f, enriched[a]) for f, a in concerned])
+    delivery.entries = [(f, i) for f, i in delivery.entries if (f, i.activity_id) not in hidden]
+    delivery.fans = [(f, i) for f, i in delivery.fans if (f, i.activity_id) not in hidden]
+    for _, payload in delivery.chunks:
+        payload["feeds"] = [
+            f for f in payload["feeds"] if (f, payload["activity_id"]) not in hidden
+        ]
+    delivery.chunks = [(q, p) for q, p in delivery.chunks if p["feeds"]]
 
 
 def deliver(rt: Runtime, session: Session, delivery: Delivery, inline: bool = True) -> None:

@@ -79,12 +79,16 @@ PAGE_SCRIPT = _PAGE = (
     + """
 local key, celebs, epoch, built = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local member, sentinel, feed = ARGV[5], ARGV[6], ARGV[7]
+local member, sentinel, feed, owner = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local life = redis.call('GET', epoch)
 if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
    or not life or redis.call('HGET', built, feed) ~= life
    or redis.call('EXISTS', key) == 0 then
   return {'slow'}
+end
+if owner ~= '' and (redis.call('SISMEMBER', KEYS[5], sentinel) == 0
+                    or redis.call('SISMEMBER', KEYS[5], owner) == 1) then
+  return {'slow'}  -- the owner's mutes, blocks or words apply (or who has any is not known)
 end
 if mode == 'newest' then
   return hydrate(P, redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES'))
@@ -187,8 +191,9 @@ def page_call(
     mode = "before" if before is not None else "after" if after is not None else "newest"
     cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT]
-    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed]
+    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED]
+    owner = ids.owner(feed) or ""
+    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner]
 
 
 class HydratedCache:

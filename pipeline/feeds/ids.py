@@ -20,6 +20,10 @@ PREFIX = "tweetfeed:feed:"
 CELEBRITIES = "tweetfeed:celebrities"
 # Kept in the celebrity set so that an empty set and a lost one can be told apart.
 CELEBRITY_SENTINEL = "~"
+# Every user with a mute, block or muted word (``pipeline.feeds.filters``), and the same sentinel.
+FILTERED = "tweetfeed:filtered"
+# The feeds a user's filters apply to, by slug: the key is the user.
+OWNED_SLUGS = ("timeline", "timeline_aggregated", "notification")
 MEMBER_WIDTH = 19  # digits of the largest BIGINT
 
 
@@ -110,3 +114,9 @@ def hashtag_feed(tag: str) -> str | None:
     """``hashtag:<tag>`` with the tag case-folded, or None for a tag that cannot be a key."""
     feed = f"hashtag:{tag.casefold()}"
     return feed if FEED_RE.fullmatch(feed) else None
+
+
+def owner(feed: str) -> str | None:
+    """The user whose mutes, blocks and muted words apply to ``feed``, or None."""
+    slug, _, key = feed.partition(":")
+    return key if slug in OWNED_SLUGS else None

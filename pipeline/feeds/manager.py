@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.feeds import activities, fanout, follows, ids
+from pipeline.feeds import activities, fanout, filters, follows, ids
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.base import Item
 from pipeline.feeds.storage.sql import SqlFeedStore
@@ -126,6 +126,27 @@ def _recount(rt: Runtime, targets: set[str]) -> None:
     with rt.transaction() as session:
         for target in sorted(targets):
             follows.update_celebrity(session, rt.redis, rt.settings.celebrity_threshold, target)
+
+
+def add_filters(rt: Runtime, request: filters.FilterRequest) -> None:
+    """Record a user's mutes, blocks and muted words: fan-out leaves what they match out of
+    the user's timelines and notifications from now on, and reads hide what is there."""
+    with rt.transaction() as session:
+        filters.add(session, request.user, request.rules)
+        filters.owners(session, rt.redis)  # the set exists before it is added to
+        rt.after_commit(lambda: rt.redis.sadd(filters.OWNERS, request.user))
+
+
+def remove_filters(rt: Runtime, request: filters.FilterRequest) -> None:
+    """Drop some of a user's rules. Their feeds are copied from SQL again on their next read,
+    so what fan-out left out of a timeline while the rule held comes back."""
+    with rt.transaction() as session:
+        left = filters.remove(session, request.user, request.rules)
+        if not left:
+            rt.after_commit(lambda: rt.redis.srem(filters.OWNERS, request.user))
+        cache = copies.cache(rt)
+        if cache is not None:
+            rt.after_commit(lambda: cache.forget(filters.feeds_of(request.user)))
 
 
 def fanout_chunk(rt: Runtime, request: ChunkRequest) -> None:

@@ -14,76 +14,17 @@ from typing import overload
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import activities, follows, hydrated, ids, marks
+from pipeline.feeds import activities, hydrated, ids, marks
 from pipeline.feeds.aggregate import SHOWN_PER_GROUP, Group, group, key_of
 from pipeline.feeds.enrich import EnrichedActivity, enrich
+from pipeline.feeds.filters import Rules, rules_for
 from pipeline.feeds.hydrated import HydratedCache, Lookup
+from pipeline.feeds.items import CursorError, FeedItems, records, visible
 from pipeline.feeds.pages import Page, complete, from_enriched, ready
-from pipeline.feeds.storage import copies
-from pipeline.feeds.storage.base import FeedStore, Item
+from pipeline.feeds.storage.base import Item
 from pipeline.runtime import Runtime, default_runtime
 
 PAGE = 25
-
-
-class CursorError(LookupError):
-    """A ``before``/``after`` cursor that names no activity or group of the feed."""
-
-
-class _Items:
-    """Item-level reads of one feed in one session: celebrity merge and rebuild-on-read."""
-
-    def __init__(self, rt: Runtime, session: Session, feed: str) -> None:
-        self.rt, self.session, self.feed = rt, session, feed
-        self.sql = copies.sql(rt, session)
-        self.cache = copies.cache(rt)
-        self.feeds = [feed, *self._celebrities_followed()]
-
-    def _celebrities_followed(self) -> list[str]:
-        threshold = self.rt.settings.celebrity_threshold
-        famous = follows.celebrities(self.session, self.rt.redis, threshold)
-        if not famous:
-            return []
-        return [t for t in follows.following(self.session, self.feed) if t in famous]
-
-    def _store(self, feed: str) -> FeedStore:
-        if self.cache is None:
-            return self.sql
-        if not self.cache.whole(feed):
-            # Added to, not replaced: writes that commit while this reads SQL must stay.
-            self.cache.fill(feed, self.sql.all_items(feed))
-        return self.cache
-
-    def page(
-        self, limit: int, offset: int = 0, before: Item | None = None, after: Item | None = None
-    ) -> list[Item]:
-        merged: set[Item] = set()
-        for feed in self.feeds:
-            merged.update(self._store(feed).page(feed, offset + limit, before=before, after=after))
-        ordered = sorted(merged, reverse=True)
-        if after is not None:
-            return ordered[::-1][offset : offset + limit][::-1]
-        return ordered[offset : offset + limit]
-
-    def count(self) -> int:
-        total = sum(self._store(f).count(f) for f in self.feeds)
-        return min(total, ids.max_length(self.feed, self.rt.settings))
-
-    def cursor(self, activity_id: int) -> Item:
-        for feed in self.feeds:
-            score = self._store(feed).score(feed, activity_id)
-            if score is not None:
-                return Item(score, activity_id)
-        found = activities.load(self.session, [activity_id]).get(activity_id)
-        if found is None:
-            raise CursorError(f"no activity {activity_id}")
-        return found.item
-
-
-def _records(session: Session, items: Sequence[Item]) -> list[activities.ActivityRecord]:
-    """The activities of ``items`` in order; any removed since the items were read is skipped."""
-    found = activities.load(session, [i.activity_id for i in items])
-    return [found[i.activity_id] for i in items if i.activity_id in found]
 
 
 class FlatFeed:
@@ -97,7 +38,14 @@ class FlatFeed:
 
     def __len__(self) -> int:
         with self.rt.sessions() as session:
-            return _Items(self.rt, session, self.feed).count()
+            rules = self._rules(session)
+            if rules is not None:
+                whole = ids.max_length(self.feed, self.rt.settings)
+                return len(visible(self.rt, session, self.feed, rules, whole))
+            return FeedItems(self.rt, session, self.feed).count()
+
+    def _rules(self, session: Session) -> Rules | None:
+        return rules_for(session, self.rt.redis, self.feed)
 
     @overload
     def __getitem__(self, index: int) -> EnrichedActivity: ...
@@ -145,13 +93,19 @@ class FlatFeed:
         after: int | None = None,
     ) -> Page:  # fmt: skip
         """A page as ready JSON. With the hydrated cache on, a page of a Redis feed that merges
-        no celebrity is one Redis round trip when everything on it is cached."""
+        no celebrity is one Redis round trip when everything on it is cached. A feed whose owner
+        mutes, blocks or mutes words is read through :func:`visible` instead."""
+        with self.rt.sessions() as session:
+            rules = self._rules(session)
+            if rules is not None:
+                shown = visible(self.rt, session, self.feed, rules, limit, offset, before, after)
+                return from_enriched(shown, self.rt.settings.enrich_fields)
         cache = hydrated.for_reads(self.rt)
         if cache is None:
             with self.rt.sessions() as session:
-                records = self._records(session, limit, offset, before, after)
+                batch = self._records(session, limit, offset, before, after)
                 fields = self.rt.settings.enrich_fields
-                return from_enriched(enrich(session, records, fields), fields)
+                return from_enriched(enrich(session, batch, fields), fields)
         found = self._lookup(cache, limit, offset, before, after)
         if found is None:
             with self.rt.sessions() as session:
@@ -177,7 +131,7 @@ class FlatFeed:
     def _items(
         self, session: Session, limit: int, offset: int, before: int | None, after: int | None
     ) -> list[Item]:
-        items = _Items(self.rt, session, self.feed)
+        items = FeedItems(self.rt, session, self.feed)
         b = items.cursor(before) if before is not None else None
         a = items.cursor(after) if after is not None else None
         return items.page(limit, offset, b, a)
@@ -185,7 +139,7 @@ class FlatFeed:
     def _records(
         self, session: Session, limit: int, offset: int, before: int | None, after: int | None
     ) -> list[activities.ActivityRecord]:
-        return _records(session, self._items(session, limit, offset, before, after))
+        return records(session, self._items(session, limit, offset, before, after))
 
 
 class AggregatedFeed:
@@ -198,9 +152,14 @@ class AggregatedFeed:
         return f"{type(self).__name__}({self.feed!r})"
 
     def _groups(self, session: Session) -> list[Group]:
-        items = _Items(self.rt, session, self.feed)
-        records = _records(session, items.page(ids.max_length(self.feed, self.rt.settings)))
-        return group(records, key_of(self.feed, self.rt.settings))
+        items = FeedItems(self.rt, session, self.feed)
+        found = records(session, items.page(ids.max_length(self.feed, self.rt.settings)))
+        rules = rules_for(session, self.rt.redis, self.feed)
+        if rules is not None:
+            pattern = rules.pattern
+            kept = {e.activity.id for e in enrich(session, found) if not rules.hides(e, pattern)}
+            found = [r for r in found if r.id in kept]
+        return group(found, key_of(self.feed, self.rt.settings))
 
     def __len__(self) -> int:
         with self.rt.sessions() as session:

@@ -1,15 +1,16 @@
-"""Filter terms and follows over HTTP. Every write needs the API token (see ``deps.writer``)."""
+"""Filter terms, follows, and users' mutes, blocks and muted words over HTTP. Every write
+needs the API token (see ``deps.writer``)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
 from pipeline.bus import routes
 from pipeline.control import terms
-from pipeline.feeds import ids
+from pipeline.feeds import filters, ids
 from pipeline.feeds.task_payloads import MAX_BACKFILL
 from pipeline.web.deps import WebDep, Writer
 
@@ -19,6 +20,7 @@ router = APIRouter()
 # PostgreSQL text cannot hold NUL: such a term is refused up front (422), not failed on (500).
 NUL = "\x00"
 NO_NUL = r"^[^\x00]*$"
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 
 
 class TermIn(BaseModel):
@@ -108,3 +110,51 @@ def unfollow(
     except ids.FeedError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"task": routes.UNFOLLOW, "task_id": task_id}
+
+
+UserId = Annotated[str, Field(pattern=r"^[\w-]{1,150}$")]
+
+
+class FiltersIn(BaseModel):
+    """Rules to add or drop: user ids to ``mute`` or ``block``, ``words`` to mute."""
+
+    mute: list[Annotated[str, Field(pattern=r"^[\w-]{1,150}$")]] = Field(default=[], max_length=100)
+    block: list[Annotated[str, Field(pattern=r"^[\w-]{1,150}$")]] = Field(
+        default=[], max_length=100
+    )
+    words: list[Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL)]] = Field(
+        default=[], max_length=100
+    )
+
+
+UserKey = Annotated[str, Path(pattern=r"^[\w-]{1,150}$", description="the user's id")]
+
+
+@router.get("/api/filters/{user}", tags=["filters"])
+def list_filters(app: WebDep, user: UserKey) -> dict[str, list[str]]:
+    """The user's mutes, blocks and muted words."""
+    with app.rt.transaction() as session:
+        return filters.listed(session, user)
+
+
+@router.post("/api/filters/{user}", tags=["filters"], status_code=202, dependencies=[Writer])
+def add_filters(app: WebDep, user: UserKey, body: FiltersIn) -> dict[str, Any]:
+    """Queue ``tweetfeed.filter``: what the rules match stays out of the user's timelines and
+    notifications."""
+    return _filter_task(app, routes.FILTER, user, body)
+
+
+@router.post("/api/filters/{user}/remove", tags=["filters"], status_code=202, dependencies=[Writer])
+def remove_filters(app: WebDep, user: UserKey, body: FiltersIn) -> dict[str, Any]:
+    """Queue ``tweetfeed.unfilter``: the listed rules no longer apply."""
+    return _filter_task(app, routes.UNFILTER, user, body)
+
+
+def _filter_task(app: Any, task: str, user: str, body: FiltersIn) -> dict[str, Any]:
+    if not (body.mute or body.block or body.words):
+        raise HTTPException(422, "name at least one of 'mute', 'block' and 'words'")
+    if any(not w.strip() for w in body.words):
+        raise HTTPException(422, "a muted word cannot be blank")
+    rules = {"mute": body.mute or None, "block": body.block or None, "words": body.words or None}
+    task_id = app.client.send(task, user=user, **rules)
+    return {"task": task, "task_id": task_id}

@@ -190,6 +190,14 @@ class RedisFeedStore:
         keys = [ids.redis_key(feed), REMOVED, BUILT]
         self._fill(keys=keys, args=[self.max_length(feed), feed, self._epoch(), *pairs])
 
+    def forget(self, feeds: Sequence[str]) -> None:
+        """Drop ``feeds`` and their marks: the next read of each copies it from SQL again."""
+        if feeds:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hdel(BUILT, *feeds)
+            pipe.delete(*map(ids.redis_key, feeds))
+            pipe.execute()
+
     def replace(self, feed: str, items: Iterable[Item]) -> None:
         """Make ``feed`` hold exactly ``items`` and mark it whole."""
         key = ids.redis_key(feed)
