@@ -167,6 +167,9 @@ class Settings:
         3600, _positive_int, "how long Redis remembers removed activities, to refuse late writes"
     )
     celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
+    active_days: float | None = _setting(
+        None, _positive_float, "follower feeds not read for this many days get no fan-out writes"
+    )
     tweet_model: str | None = _setting(None, _dotted, "swap in a subclass of AbstractTweet")
     disable_fanout: bool = _setting(False, _bool, "turn fan-out off")
     x_api_base_url: str = _setting("https://api.twitter.com", _url, "X API base URL")

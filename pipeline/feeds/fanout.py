@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.bus import routes
-from pipeline.feeds import activities, filters, follows, hydrated, ids
+from pipeline.feeds import active, activities, filters, follows, hydrated, ids
 from pipeline.feeds.activities import ActivityRecord
 from pipeline.feeds.enrich import enrich
 from pipeline.feeds.storage import copies
@@ -88,7 +88,24 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
         else:
             delivery.chunks += chunk_payloads(rt, activity, fans)
     _screen(rt, session, batch, delivery)
+    _skip_inactive(rt, delivery)
     return delivery
+
+
+def _skip_inactive(rt: Runtime, delivery: Delivery) -> None:
+    """Active-only fan-out: no writes to follower feeds not read lately, whose Redis copies are
+    dropped once this commits (their next read copies them from SQL)."""
+    fans = {f for f, _ in delivery.fans} | {f for _, p in delivery.chunks for f in p["feeds"]}
+    stale = active.inactive(rt, fans)
+    if not stale:
+        return
+    delivery.fans = [(f, i) for f, i in delivery.fans if f not in stale]
+    for _, payload in delivery.chunks:
+        payload["feeds"] = [f for f in payload["feeds"] if f not in stale]
+    delivery.chunks = [(q, p) for q, p in delivery.chunks if p["feeds"]]
+    cache = copies.cache(rt)
+    if cache is not None:
+        rt.after_commit(partial(cache.forget, sorted(stale)))
 
 
 def _screen(

@@ -80,6 +80,10 @@ PAGE_SCRIPT = _PAGE = (
 local key, celebs, epoch, built = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local member, sentinel, feed, owner = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if ARGV[9] == '1' then  -- active-only fan-out: the feed was read now
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), feed)
+end
 local life = redis.call('GET', epoch)
 if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
    or not life or redis.call('HGET', built, feed) ~= life
@@ -184,16 +188,19 @@ def reply(answer: list[Any]) -> Lookup | None:
 
 
 def page_call(
-    feed: str, limit: int, offset: int, before: int | None, after: int | None
-) -> tuple[list[str], list[Any]]:
+    feed: str, limit: int, offset: int, before: int | None, after: int | None,
+    mark: bool = False,
+) -> tuple[list[str], list[Any]]:  # fmt: skip
     """The keys and arguments of :data:`PAGE_SCRIPT` for a page of ``feed``: the newest, or
-    the items before or after a cursor (an activity id)."""
+    the items before or after a cursor (an activity id). ``mark``: record the read (for
+    active-only fan-out)."""
     mode = "before" if before is not None else "after" if after is not None else "newest"
     cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED]
+    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED, ids.READS]
     owner = ids.owner(feed) or ""
-    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner]
+    return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner,
+                  "1" if mark else ""]  # fmt: skip
 
 
 class HydratedCache:
@@ -208,11 +215,12 @@ class HydratedCache:
         self._forget = redis.register_script(_FORGET)
 
     def page(
-        self, feed: str, limit: int, offset: int, before: int | None, after: int | None
-    ) -> Lookup | None:
+        self, feed: str, limit: int, offset: int, before: int | None, after: int | None,
+        mark: bool = False,
+    ) -> Lookup | None:  # fmt: skip
         """A page of ``feed`` (see :func:`page_call`) with its cached JSON; None when only the
         SQL path can tell the page."""
-        keys, args = page_call(feed, limit, offset, before, after)
+        keys, args = page_call(feed, limit, offset, before, after, mark)
         return reply(self._page(keys=keys, args=args))
 
     def lookup(self, items: Iterable[tuple[int, int]]) -> Lookup:

@@ -22,6 +22,8 @@ CELEBRITIES = "tweetfeed:celebrities"
 CELEBRITY_SENTINEL = "~"
 # Every user with a mute, block or muted word (``pipeline.feeds.filters``), and the same sentinel.
 FILTERED = "tweetfeed:filtered"
+# When each feed was last read (a sorted set: member the feed, score ms), for active-only fan-out.
+READS = "tweetfeed:feeds:read"
 # The feeds a user's filters apply to, by slug: the key is the user.
 OWNED_SLUGS = ("timeline", "timeline_aggregated", "notification")
 MEMBER_WIDTH = 19  # digits of the largest BIGINT

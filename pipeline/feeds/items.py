@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import activities, follows, ids
+from pipeline.feeds import active, activities, follows, ids
 from pipeline.feeds.enrich import EnrichedActivity, enrich
 from pipeline.feeds.filters import Rules
 from pipeline.feeds.storage import copies
@@ -26,6 +26,7 @@ class FeedItems:
 
     def __init__(self, rt: Runtime, session: Session, feed: str) -> None:
         self.rt, self.session, self.feed = rt, session, feed
+        active.touch(rt, feed)
         self.sql = copies.sql(rt, session)
         self.cache = copies.cache(rt)
         self.feeds = [feed, *self._celebrities_followed()]

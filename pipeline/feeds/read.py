@@ -126,7 +126,10 @@ class FlatFeed:
         self, cache: HydratedCache, limit: int, offset: int, before: int | None,
         after: int | None,
     ) -> Lookup | None:  # fmt: skip
-        return cache.page(self.feed, limit, offset, before, after) if limit > 0 else None
+        if limit <= 0:
+            return None
+        mark = self.rt.settings.active_days is not None
+        return cache.page(self.feed, limit, offset, before, after, mark)
 
     def _items(
         self, session: Session, limit: int, offset: int, before: int | None, after: int | None

@@ -80,7 +80,8 @@ async def cached_body(web: Web, pages: Pages, path: str, query: bytes) -> bytes 
         return None
     limit = int(params.get("limit", DEFAULT_LIMIT))
     before, after = (int(params[k]) if k in params else None for k in ("before", "after"))
-    keys, args = hydrated.page_call(name, limit, 0, before, after)
+    mark = web.rt.settings.active_days is not None
+    keys, args = hydrated.page_call(name, limit, 0, before, after, mark)
     found = hydrated.reply(await pages.script(keys=keys, args=args))
     page = ready(found, web.rt.settings.enrich_fields) if found is not None else None
     return None if page is None else flat_json(FlatFeed(name, web.rt), page, limit)
