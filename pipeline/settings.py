@@ -167,6 +167,10 @@ class Settings:
         3600, _positive_int, "how long Redis remembers removed activities, to refuse late writes"
     )
     celebrity_threshold: int = _setting(10_000, _positive_int, "followers above: merge on read")
+    retweet_falloff: int = _setting(
+        0, _non_negative_int, "a retweet whose original is among a timeline's newest N items "
+        "is not put in it (Mastodon: 40); 0: off",
+    )  # fmt: skip
     active_days: float | None = _setting(
         None, _positive_float, "follower feeds not read for this many days get no fan-out writes"
     )

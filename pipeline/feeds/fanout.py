@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline.bus import routes
-from pipeline.feeds import active, activities, filters, follows, hydrated, ids
+from pipeline.feeds import active, activities, falloff, filters, follows, hydrated, ids
 from pipeline.feeds.activities import ActivityRecord
 from pipeline.feeds.enrich import enrich
 from pipeline.feeds.storage import copies
@@ -36,6 +36,22 @@ class Delivery:
     entries: list[tuple[str, Item]] = field(default_factory=list)
     fans: list[tuple[str, Item]] = field(default_factory=list)
     chunks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (queue, payload)
+
+    def follower_pairs(self) -> list[tuple[str, int]]:
+        """(feed, activity id) of every follower write, inline or in a chunk."""
+        inline = [(f, i.activity_id) for f, i in self.fans]
+        return inline + [(f, p["activity_id"]) for _, p in self.chunks for f in p["feeds"]]
+
+    def drop(self, pairs: set[tuple[str, int]]) -> None:
+        """Leave out the (feed, activity id) writes of ``pairs``, wherever they were planned."""
+        if not pairs:
+            return
+        self.entries = [(f, i) for f, i in self.entries if (f, i.activity_id) not in pairs]
+        self.fans = [(f, i) for f, i in self.fans if (f, i.activity_id) not in pairs]
+        for _, payload in self.chunks:
+            activity = payload["activity_id"]
+            payload["feeds"] = [f for f in payload["feeds"] if (f, activity) not in pairs]
+        self.chunks = [(q, p) for q, p in self.chunks if p["feeds"]]
 
 
 def origins(activity: ActivityRecord) -> list[str]:
@@ -88,6 +104,7 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
         else:
             delivery.chunks += chunk_payloads(rt, activity, fans)
     _screen(rt, session, batch, delivery)
+    delivery.drop(falloff.skipped(rt, session, batch, delivery.follower_pairs()))
     _skip_inactive(rt, delivery)
     return delivery
 
@@ -95,25 +112,19 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
 def _skip_inactive(rt: Runtime, delivery: Delivery) -> None:
     """Active-only fan-out: no writes to follower feeds not read lately, whose Redis copies are
     dropped once this commits (their next read copies them from SQL)."""
-    fans = {f for f, _ in delivery.fans} | {f for _, p in delivery.chunks for f in p["feeds"]}
-    stale = active.inactive(rt, fans)
-    if not stale:
-        return
-    delivery.fans = [(f, i) for f, i in delivery.fans if f not in stale]
-    for _, payload in delivery.chunks:
-        payload["feeds"] = [f for f in payload["feeds"] if f not in stale]
-    delivery.chunks = [(q, p) for q, p in delivery.chunks if p["feeds"]]
-    cache = copies.cache(rt)
-    if cache is not None:
-        rt.after_commit(partial(cache.forget, sorted(stale)))
+    stale = active.inactive(rt, {f for f, _ in delivery.follower_pairs()})
+    if stale:
+        delivery.drop({(f, a) for f, a in delivery.follower_pairs() if f in stale})
+        cache = copies.cache(rt)
+        if cache is not None:
+            rt.after_commit(partial(cache.forget, sorted(stale)))
 
 
 def _screen(
     rt: Runtime, session: Session, batch: Sequence[ActivityRecord], delivery: Delivery
 ) -> None:
     """Leave out of each feed what its owner's mutes, blocks and muted words keep out."""
-    chunked = [(f, p["activity_id"]) for _, p in delivery.chunks for f in p["feeds"]]
-    pairs = [(f, i.activity_id) for f, i in delivery.entries + delivery.fans] + chunked
+    pairs = [(f, i.activity_id) for f, i in delivery.entries] + delivery.follower_pairs()
     owned = {who for f, _ in pairs if (who := filters.owner(f)) is not None}
     users = filters.among(session, rt.redis, owned)
     if not users:
@@ -122,14 +133,7 @@ def _screen(
     by_id = {a.id: a for a in batch}
     records = [by_id[a] for a in sorted({a for _, a in concerned})]
     enriched = {e.activity.id: e for e in enrich(session, records)}
-    hidden = filters.hidden(session, rt.redis, [(f, enriched[a]) for f, a in concerned])
-    delivery.entries = [(f, i) for f, i in delivery.entries if (f, i.activity_id) not in hidden]
-    delivery.fans = [(f, i) for f, i in delivery.fans if (f, i.activity_id) not in hidden]
-    for _, payload in delivery.chunks:
-        payload["feeds"] = [
-            f for f in payload["feeds"] if (f, payload["activity_id"]) not in hidden
-        ]
-    delivery.chunks = [(q, p) for q, p in delivery.chunks if p["feeds"]]
+    delivery.drop(filters.hidden(session, rt.redis, [(f, enriched[a]) for f, a in concerned]))
 
 
 def deliver(rt: Runtime, session: Session, delivery: Delivery, inline: bool = True) -> None:

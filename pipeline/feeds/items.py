@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from pipeline.feeds import active, activities, follows, ids
+from pipeline.feeds import active, activities, falloff, follows, ids
 from pipeline.feeds.enrich import EnrichedActivity, enrich
 from pipeline.feeds.filters import Rules
 from pipeline.feeds.storage import copies
@@ -43,7 +43,8 @@ class FeedItems:
             return self.sql
         if not self.cache.whole(feed):
             # Added to, not replaced: writes that commit while this reads SQL must stay.
-            self.cache.fill(feed, self.sql.all_items(feed))
+            items = falloff.keep(self.rt, self.session, feed, self.sql.all_items(feed))
+            self.cache.fill(feed, items)
         return self.cache
 
     def page(

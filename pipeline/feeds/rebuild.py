@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.feeds import follows, ids
+from pipeline.feeds import falloff, follows, ids
 from pipeline.feeds.storage import copies
 from pipeline.feeds.storage.redis import RedisFeedStore
 from pipeline.feeds.storage.sql import SqlFeedStore
 from pipeline.runtime import Runtime
 
 
-def rebuild_feed(sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
+def rebuild_feed(rt: Runtime, sql: SqlFeedStore, cache: RedisFeedStore, feed: str) -> int:
     """Copy ``feed`` from SQL into Redis; return how many items it holds."""
-    items = sql.all_items(feed)
+    items = falloff.keep(rt, sql.session, feed, sql.all_items(feed))
     cache.replace(feed, items)
     return len(items)
 
@@ -29,5 +29,5 @@ def rebuild(rt: Runtime, feeds: Sequence[str] = ()) -> dict[str, int]:
         sql = copies.sql(rt, session)
         every = sorted({*sql.feeds(), *follows.following_feeds(session)})
         for feed in feeds or every:
-            counts[feed] = rebuild_feed(sql, cache, ids.check(feed))
+            counts[feed] = rebuild_feed(rt, sql, cache, ids.check(feed))
     return counts
