@@ -12,6 +12,7 @@ from pipeline.bus import routes
 from pipeline.control import terms
 from pipeline.feeds import filters, ids
 from pipeline.feeds.task_payloads import MAX_BACKFILL
+from pipeline.ingest.request import COMPLIANCE
 from pipeline.web.deps import WebDep, Writer
 
 router = APIRouter()
@@ -158,3 +159,24 @@ def _filter_task(app: Any, task: str, user: str, body: FiltersIn) -> dict[str, A
     rules = {"mute": body.mute or None, "block": body.block or None, "words": body.words or None}
     task_id = app.client.send(task, user=user, **rules)
     return {"task": task, "task_id": task_id}
+
+
+class ComplianceIn(BaseModel):
+    """Lines of an X API compliance-job file, as ``tweetfeed deletes --from-file`` reads them."""
+
+    lines: list[str] = Field(min_length=1, max_length=100_000)
+    source: str = Field(default="http", min_length=1, max_length=200, pattern=r"^[\w.:/@-]+$")
+
+
+@router.post("/api/compliance", tags=["compliance"], status_code=202, dependencies=[Writer])
+def apply_compliance(app: WebDep, body: ComplianceIn) -> dict[str, Any]:
+    """Queue the lines as compliance batches (``tweetfeed.ingest_batch`` with source
+    ``compliance:<source>``): each delete line takes its tweet out of every feed, and any other
+    line is dead-lettered, never stored."""
+    size = app.settings.batch_size
+    source = COMPLIANCE + body.source
+    task_ids = [
+        app.client.send(routes.INGEST_BATCH, lines=body.lines[i : i + size], source=source)
+        for i in range(0, len(body.lines), size)
+    ]
+    return {"task": routes.INGEST_BATCH, "task_ids": task_ids, "lines": len(body.lines)}

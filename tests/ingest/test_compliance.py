@@ -15,6 +15,7 @@ from tests.conftest import Pipeline
 from tests.factories import v1_tweet
 from tests.helpers import tweetfeed
 from tests.scenario import graph_and_stream, listen, stream
+from tests.web.test_web import client_for
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
@@ -54,8 +55,29 @@ def test_a_compliance_file_deletes_its_tweets_everywhere_and_stores_nothing_else
         reasons = [tuple(r) for r in dead]
     assert stored == {101, 102, 104, 106}, "900 was not stored"
     source = f"compliance:{job}"
-    assert reasons[0][0] == source and reasons[0][1].startswith("invalid JSON")
-    assert reasons[1:] == [(source, "not a delete: a compliance batch applies deletes only")]
+    assert {s for s, _ in reasons} == {source} and len(reasons) == 2
+    assert sorted(r.split(":")[0] for _, r in reasons) == ["invalid JSON", "not a delete"]
 
     listen(pipeline, stream())  # the same capture again: deletes win
     assert shown(pipeline, "timeline:1") == ["tweet:102", "tweet:101"]
+
+
+def test_compliance_lines_posted_over_http_are_applied_the_same_way(pipeline: Pipeline) -> None:
+    graph_and_stream(pipeline)
+    stray = orjson.dumps(v1_tweet(901, "posted as a delete", 5)).decode()
+    body = {"lines": [job_line("105").decode(), stray], "source": "job-7"}
+    with client_for(pipeline, api_token="t") as web:
+        assert web.post("/api/compliance", json=body).status_code == 401
+        queued = web.post("/api/compliance", json=body, headers={"Authorization": "Bearer t"})
+        assert queued.status_code == 202 and queued.json()["lines"] == 2
+    pipeline.wait_settled()
+    assert shown(pipeline, "timeline:1") == ["tweet:103", "tweet:102", "tweet:101"]
+    with pipeline.db.sessions() as session:
+        dead = session.execute(select(DeadLetter.source, DeadLetter.reason))
+        assert [tuple(r) for r in dead] == [
+            ("compliance:job-7", "not a delete: a compliance batch applies deletes only")
+        ]
+        assert (
+            session.scalar(select(load_tweet_model().id).where(load_tweet_model().id == 901))
+            is None
+        )
