@@ -3,12 +3,20 @@ through ``tweetfeed listen`` and a real Celery worker."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import redis
+
 from pipeline.bus.client import Client
-from tests.conftest import Pipeline
+from tests.conftest import QUEUES, TEST_REDIS_URL, Database, Pipeline
 from tests.factories import line, v1_entities, v1_retweet, v1_tweet, v2_line
-from tests.helpers import tweetfeed
+from tests.helpers import clean_env, tweetfeed, worker
+
+# The Redis database of tests that run a worker of their own, with settings of their own.
+OWN_REDIS_URL = f"{TEST_REDIS_URL}/15"
 
 T0 = 1_700_000_000_000  # 2023-11-14 22:13:20 UTC; every tweet below is on that day
 ALICE, BOB, CAROL, DAVE = 1, 2, 3, 4
@@ -58,3 +66,22 @@ def graph_and_stream(p: Pipeline) -> None:
         ("timeline:4", "hashtag:python"),
     ])  # fmt: skip
     listen(p, stream())
+
+
+def own_env(db: Database, var: Path, **settings: str) -> tuple[Any, dict[str, str]]:
+    """An emptied Redis database of its own and the environment of a worker on it and ``db``,
+    with ``settings`` (``ACTIVE_DAYS="2"`` sets TWEETFEED_ACTIVE_DAYS)."""
+    client = redis.Redis.from_url(OWN_REDIS_URL)
+    client.flushdb()
+    extra = {f"TWEETFEED_{k}": v for k, v in settings.items()}
+    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=OWN_REDIS_URL,
+                    TWEETFEED_VAR_DIR=str(var), **extra)  # fmt: skip
+    return client, env
+
+
+@contextmanager
+def own_pipeline(db: Database, var: Path, name: str, **settings: str) -> Iterator[Pipeline]:
+    """A worker of the test's own on every queue (see :func:`own_env`), as a Pipeline."""
+    client, env = own_env(db, var, BATCH_WAIT_MS="50", **settings)
+    with worker(env, var / f"{name}.log", QUEUES, concurrency=1):
+        yield Pipeline(db, OWN_REDIS_URL, client, env)

@@ -7,29 +7,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from models import Activity
 from pipeline.bus.client import Client
-from tests.conftest import TEST_REDIS_URL, Database
-from tests.helpers import clean_env, wait_until, worker
+from tests.conftest import Database
+from tests.helpers import wait_until, worker
+from tests.scenario import OWN_REDIS_URL, own_env
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
-REDIS_URL = f"{TEST_REDIS_URL}/15"
 LOW, HIGH = 120, 20
 
 
 def test_fanout_work_is_taken_before_a_flood_of_low_priority_fan_out(
     db: Database, tmp_path: Path
 ) -> None:
-    broker = redis.Redis.from_url(REDIS_URL)
-    broker.flushdb()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
-                    TWEETFEED_VAR_DIR=str(tmp_path))  # fmt: skip
+    broker, env = own_env(db, tmp_path)
     # Everything is queued before the worker starts: the low flood first, then the high work.
-    with Client(REDIS_URL) as client:
+    with Client(OWN_REDIS_URL) as client:
         for n in range(LOW):
             client.broadcast({"actor": "user:2", "verb": "message", "object": f"message:{n}",
                               "foreign_id": f"low:{n}"}, [f"notification:{n}"])  # fmt: skip

@@ -8,17 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from pipeline.feeds import ids
 from pipeline.feeds.read import FlatFeed, get_feed
-from tests.conftest import QUEUES, TEST_REDIS_URL, Database, Pipeline
+from tests.conftest import Database, Pipeline
 from tests.factories import line, v1_tweet
-from tests.helpers import clean_env, worker
-from tests.scenario import BOB, CAROL, T0, follow_many, listen, stream
+from tests.scenario import BOB, CAROL, T0, follow_many, listen, own_pipeline, stream
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-REDIS_URL = f"{TEST_REDIS_URL}/15"
 FOLLOWED = ("user:2", "user:3", "hashtag:python")
 
 
@@ -36,13 +33,8 @@ def held(p: Pipeline, feed: str) -> int:
 def test_feeds_not_read_lately_get_no_writes_and_are_regenerated_exactly(
     db: Database, tmp_path: Path
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
-                    TWEETFEED_VAR_DIR=str(tmp_path), TWEETFEED_BATCH_WAIT_MS="50",
-                    TWEETFEED_ACTIVE_DAYS="2", TWEETFEED_FANOUT_CHUNK_SIZE="1")  # fmt: skip
-    p = Pipeline(db, REDIS_URL, client, env)
-    with worker(env, tmp_path / "active.log", QUEUES, concurrency=1):
+    with own_pipeline(db, tmp_path, "active", ACTIVE_DAYS="2", FANOUT_CHUNK_SIZE="1") as p:
+        client = p.redis
         # timeline:10 is read (active); timeline:11 follows the same feeds and is never read.
         # With chunks of one feed, every fan-out to a follower is a chunk task.
         follow_many(p, [(f"timeline:{n}", t) for n in (10, 11) for t in FOLLOWED])

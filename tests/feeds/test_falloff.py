@@ -7,17 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import redis
 
 from pipeline.feeds.read import AggregatedFeed, FlatFeed, get_feed
 from pipeline.feeds.rebuild import rebuild
-from tests.conftest import QUEUES, TEST_REDIS_URL, Database, Pipeline
+from tests.conftest import Database, Pipeline
 from tests.factories import line, v1_retweet, v1_tweet
-from tests.helpers import clean_env, worker
-from tests.scenario import BOB, CAROL, DAVE, T0, follow_many, listen
+from tests.scenario import BOB, CAROL, DAVE, T0, follow_many, listen, own_pipeline
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-REDIS_URL = f"{TEST_REDIS_URL}/15"
 
 
 def shown(p: Pipeline, feed: str) -> list[int]:
@@ -33,13 +30,8 @@ def tweet(tweet_id: int, author: int, at: int) -> dict[str, object]:
 def test_a_retweet_of_a_tweet_among_the_newest_items_is_left_out(
     db: Database, tmp_path: Path
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    env = clean_env(TWEETFEED_DATABASE_URL=db.url, TWEETFEED_REDIS_URL=REDIS_URL,
-                    TWEETFEED_VAR_DIR=str(tmp_path), TWEETFEED_BATCH_WAIT_MS="50",
-                    TWEETFEED_RETWEET_FALLOFF="3")  # fmt: skip
-    p = Pipeline(db, REDIS_URL, client, env)
-    with worker(env, tmp_path / "falloff.log", QUEUES, concurrency=1):
+    with own_pipeline(db, tmp_path, "falloff", RETWEET_FALLOFF="3") as p:
+        client = p.redis
         follow_many(p, [("timeline:20", f"user:{u}") for u in (BOB, CAROL, DAVE)]
                     + [("timeline_aggregated:20", f"user:{u}") for u in (BOB, CAROL, DAVE)]
                     + [("timeline:21", f"user:{CAROL}")])  # fmt: skip
