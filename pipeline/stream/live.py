@@ -262,8 +262,10 @@ class LiveListener:
                 log.exception("heartbeat failed")
 
     def _beat(self) -> None:
-        # Renew first, whatever the state: a backoff wait must not let the lock lapse.
-        if self.has_lock and not self.lock.renew():
+        # Renew first, whatever the state: a backoff wait must not let the lock lapse. A lock
+        # that is simply gone (Redis restarted without its data) is taken again: closing the
+        # stream would lose what X already wrote to it, and no one else holds the token.
+        if self.has_lock and not (self.lock.renew() or self.lock.acquire()):
             self.has_lock = False
             if self.state in {"connected", "connecting"}:
                 self._close_stream("lost the stream lock")
