@@ -12,7 +12,6 @@ returns a dict of key to JSON-ready object. Keys it does not return enrich to No
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from models import TwitterUser, load_tweet_model
 from pipeline.feeds.activities import ActivityRecord
+from pipeline.feeds.task_payloads import REF_RE
 from pipeline.store import dialects
 from pipeline.times import iso
 
 Enricher = Callable[[Session, list[str]], dict[str, Any]]
 _ENRICHERS: dict[str, Enricher] = {}
 TWEET = "tweet:"
-REFERENCE = re.compile(r"[a-z][a-z0-9_]{0,31}:[^\t\n]{1,200}")
 
 
 def register_enricher(kind: str, loader: Enricher) -> None:
@@ -105,7 +104,7 @@ def extra_refs(activity: ActivityRecord) -> tuple[tuple[str, str], ...]:
     extra = activity.extra
     if not extra:
         return ()
-    return tuple((k, v) for k, v in extra.items() if isinstance(v, str) and REFERENCE.fullmatch(v))
+    return tuple((k, v) for k, v in extra.items() if isinstance(v, str) and REF_RE.fullmatch(v))
 
 
 def foreign_ref(activity: ActivityRecord) -> str | None:

@@ -23,6 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import and_, delete, select
@@ -32,6 +33,7 @@ from models import FeedFilter, table_of
 from pipeline.bus.errors import PayloadError
 from pipeline.feeds import ids
 from pipeline.feeds.enrich import EnrichedActivity
+from pipeline.feeds.task_payloads import check_fields
 from pipeline.store import dialects
 
 _t = table_of(FeedFilter)
@@ -56,14 +58,15 @@ class Rules:
     blocked: frozenset[str]
     words: tuple[str, ...]
 
-    @property
+    @cached_property
     def pattern(self) -> re.Pattern[str] | None:
+        """The muted words as one case-insensitive, whole-word pattern (None without any)."""
         if not self.words:
             return None
         joined = "|".join(re.escape(w) for w in sorted(self.words, key=len, reverse=True))
         return re.compile(rf"(?<!\w)(?:{joined})(?!\w)", re.IGNORECASE)
 
-    def hides(self, item: EnrichedActivity, pattern: re.Pattern[str] | None = None) -> bool:
+    def hides(self, item: EnrichedActivity) -> bool:
         a = item.activity
         silenced = self.muted | self.blocked
         obj = item.object_data if isinstance(item.object_data, dict) else {}
@@ -76,7 +79,7 @@ class Rules:
             or any(ids.notification_feed(u.partition(":")[2]) in a.to for u in self.blocked)
         ):
             return True
-        pattern = pattern or self.pattern
+        pattern = self.pattern
         return pattern is not None and any(pattern.search(t) for t in _texts(item, obj))
 
 
@@ -84,10 +87,6 @@ def _texts(item: EnrichedActivity, obj: dict[str, Any]) -> list[str]:
     found = [obj.get("text"), (item.foreign_data or {}).get("text")]
     content = (item.activity.extra or {}).get("content")
     return [t for t in (*found, content) if isinstance(t, str)]
-
-
-def _user_ref(user: str) -> str:
-    return ids.user_feed(user)
 
 
 def owners(session: Session, redis: Any) -> set[str]:
@@ -137,8 +136,8 @@ def load(session: Session, users: Iterable[str]) -> dict[str, Rules]:
             found[who][kind].add(value)
     return {
         who: Rules(
-            frozenset(_user_ref(u) for u in kinds["mute"]),
-            frozenset(_user_ref(u) for u in kinds["block"]),
+            frozenset(ids.user_feed(u) for u in kinds["mute"]),
+            frozenset(ids.user_feed(u) for u in kinds["block"]),
             tuple(sorted(kinds["word"])),
         )
         for who, kinds in found.items()
@@ -159,11 +158,10 @@ def hidden(
     """The (feed, activity id) pairs of ``pairs`` that their owner's rules keep out."""
     users = {who for who in (owner(f) for f, _ in pairs) if who is not None}
     rules = load(session, users)
-    patterns = {who: r.pattern for who, r in rules.items()}
     out: set[tuple[str, int]] = set()
     for feed, item in pairs:
         who = owner(feed) or ""
-        if who in rules and rules[who].hides(item, patterns[who]):
+        if who in rules and rules[who].hides(item):
             out.add((feed, item.activity.id))
     return out
 
@@ -202,12 +200,8 @@ class FilterRequest:
 
     @classmethod
     def parse(cls, payload: Any) -> FilterRequest:
-        if not isinstance(payload, dict):
-            raise PayloadError(f"payload must be an object, got {type(payload).__name__}")
-        unknown = set(payload) - {"user", *FIELDS}
-        if unknown:
-            raise PayloadError(f"unknown fields: {', '.join(sorted(unknown))}")
-        user = _user(payload.get("user"), "user")
+        check_fields(payload, {"user", *FIELDS}, {"user"})
+        user = _user(payload["user"], "user")
         rules = {kind: _values(payload.get(name), name) for name, kind in FIELDS.items()}
         if not any(rules.values()):
             raise PayloadError("name at least one of 'mute', 'block' and 'words'")

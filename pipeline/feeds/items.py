@@ -88,13 +88,13 @@ def visible(
     items = FeedItems(rt, session, feed)
     b = items.cursor(before) if before is not None else None
     a = items.cursor(after) if after is not None else None
-    pattern, fields, want = rules.pattern, rt.settings.enrich_fields, offset + limit
+    fields, want = rt.settings.enrich_fields, offset + limit
     step = max(want, SCAN)
     shown: list[EnrichedActivity] = []
     while len(shown) < want:
         got = items.page(step, 0, b, a)
         found = enrich(session, records(session, got), fields)
-        shown += [e for e in (found[::-1] if a else found) if not rules.hides(e, pattern)]
+        shown += [e for e in (found[::-1] if a else found) if not rules.hides(e)]
         if len(got) < step:
             break
         a, b = (got[0], None) if a else (None, got[-1])

@@ -159,8 +159,7 @@ class AggregatedFeed:
         found = records(session, items.page(ids.max_length(self.feed, self.rt.settings)))
         rules = rules_for(session, self.rt.redis, self.feed)
         if rules is not None:
-            pattern = rules.pattern
-            kept = {e.activity.id for e in enrich(session, found) if not rules.hides(e, pattern)}
+            kept = {e.activity.id for e in enrich(session, found) if not rules.hides(e)}
             found = [r for r in found if r.id in kept]
         return group(found, key_of(self.feed, self.rt.settings))
 

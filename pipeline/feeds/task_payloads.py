@@ -28,7 +28,8 @@ DEFAULT_BACKFILL = 200
 MAX_BACKFILL = 1000
 
 
-def _fields(payload: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+def check_fields(payload: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    """``payload`` if it is an object with only ``allowed`` fields and every ``required`` one."""
     if not isinstance(payload, dict):
         raise PayloadError(f"payload must be an object, got {type(payload).__name__}")
     unknown = set(payload) - allowed
@@ -84,7 +85,7 @@ def activity_row(payload: Any, now: datetime | None = None) -> dict[str, Any]:
     redelivered task still adds the activity once.
     """
     allowed = {"actor", "verb", "object", "target", "time", "foreign_id", "to", "extra"}
-    p = _fields(payload, allowed, {"actor", "verb", "object"})
+    p = check_fields(payload, allowed, {"actor", "verb", "object"})
     actor, obj = _ref(p["actor"], "actor"), _ref(p["object"], "object")
     verb = p["verb"]
     if not isinstance(verb, str) or not VERB_RE.fullmatch(verb):
@@ -126,7 +127,7 @@ class RemoveRequest:
 
     @classmethod
     def parse(cls, payload: Any) -> RemoveRequest:
-        p = _fields(payload, {"foreign_id", "activity_id"}, set())
+        p = check_fields(payload, {"foreign_id", "activity_id"}, set())
         foreign_id, activity_id = p.get("foreign_id"), p.get("activity_id")
         if (foreign_id is None) == (activity_id is None):
             raise PayloadError("exactly one of 'foreign_id' and 'activity_id' is required")
@@ -148,32 +149,34 @@ class FollowRequest:
 
     @classmethod
     def parse(cls, payload: Any) -> FollowRequest:
-        p = _fields(payload, {"feed", "target", "backfill"}, {"feed", "target"})
+        p = check_fields(payload, {"feed", "target", "backfill"}, {"feed", "target"})
         return cls(((_pair(p),)), _backfill(p.get("backfill")))
 
     @classmethod
     def parse_many(cls, payload: Any) -> FollowRequest:
-        p = _fields(payload, {"follows", "backfill"}, {"follows"})
+        p = check_fields(payload, {"follows", "backfill"}, {"follows"})
         return cls(_pairs(p["follows"]), _backfill(p.get("backfill")))
 
     @classmethod
     def parse_unfollow(cls, payload: Any) -> FollowRequest:
         # ``backfill`` means nothing here; it is taken (and checked) as it always was.
-        p = _fields(payload, {"feed", "target", "backfill", "keep_history"}, {"feed", "target"})
+        p = check_fields(
+            payload, {"feed", "target", "backfill", "keep_history"}, {"feed", "target"}
+        )
         return cls(
             ((_pair(p),)), _backfill(p.get("backfill")), _keep_history(p.get("keep_history"))
         )
 
     @classmethod
     def parse_unfollow_many(cls, payload: Any) -> FollowRequest:
-        p = _fields(payload, {"follows", "keep_history"}, {"follows"})
+        p = check_fields(payload, {"follows", "keep_history"}, {"follows"})
         return cls(_pairs(p["follows"]), 0, _keep_history(p.get("keep_history")))
 
 
 def _pairs(items: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(items, list) or not 0 < len(items) <= MAX_FOLLOWS:
         raise PayloadError(f"'follows' must be a list of 1 to {MAX_FOLLOWS} follows")
-    pairs = [_pair(_fields(i, {"feed", "target"}, {"feed", "target"})) for i in items]
+    pairs = [_pair(check_fields(i, {"feed", "target"}, {"feed", "target"})) for i in items]
     return tuple(dict.fromkeys(pairs))
 
 
@@ -197,7 +200,7 @@ class BroadcastRequest:
 
     @classmethod
     def parse(cls, payload: Any) -> BroadcastRequest:
-        p = _fields(payload, {"activity", "feeds"}, {"activity", "feeds"})
+        p = check_fields(payload, {"activity", "feeds"}, {"activity", "feeds"})
         feeds = p["feeds"]
         if not isinstance(feeds, list) or not 0 < len(feeds) <= MAX_BROADCAST_FEEDS:
             raise PayloadError(f"'feeds' must be a list of 1 to {MAX_BROADCAST_FEEDS} feed ids")

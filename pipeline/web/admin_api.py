@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field, field_validator
 
 from pipeline.bus import routes
+from pipeline.bus.errors import PayloadError
 from pipeline.control import terms
 from pipeline.feeds import filters, ids
 from pipeline.feeds.task_payloads import MAX_BACKFILL
@@ -152,13 +153,14 @@ def remove_filters(app: WebDep, user: UserKey, body: FiltersIn) -> dict[str, Any
 
 
 def _filter_task(app: Any, task: str, user: str, body: FiltersIn) -> dict[str, Any]:
-    if not (body.mute or body.block or body.words):
-        raise HTTPException(422, "name at least one of 'mute', 'block' and 'words'")
-    if any(not w.strip() for w in body.words):
-        raise HTTPException(422, "a muted word cannot be blank")
-    rules = {"mute": body.mute or None, "block": body.block or None, "words": body.words or None}
-    task_id = app.client.send(task, user=user, **rules)
-    return {"task": task, "task_id": task_id}
+    """Send ``task`` with the rules, refused here (422) if the workers' parser would refuse it."""
+    payload = {"user": user, "mute": body.mute or None, "block": body.block or None,
+               "words": body.words or None}  # fmt: skip
+    try:
+        filters.FilterRequest.parse(payload)
+    except PayloadError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"task": task, "task_id": app.client.send(task, **payload)}
 
 
 class ComplianceIn(BaseModel):
