@@ -33,6 +33,7 @@ from models import FeedFilter, table_of
 from pipeline.bus.errors import PayloadError
 from pipeline.feeds import ids
 from pipeline.feeds.enrich import EnrichedActivity
+from pipeline.feeds.storage import sets
 from pipeline.feeds.task_payloads import check_fields
 from pipeline.store import dialects
 
@@ -42,7 +43,7 @@ FIELDS = {"mute": "mute", "block": "block", "words": "word"}  # payload field: k
 MAX_RULES = 100  # per field of one request
 USER_RE = re.compile(r"[\w-]{1,150}")
 WORD_MAX = 100
-OWNERS, SENTINEL = ids.FILTERED, ids.CELEBRITY_SENTINEL
+OWNERS = ids.FILTERED
 owner = ids.owner
 
 
@@ -91,16 +92,7 @@ def _texts(item: EnrichedActivity, obj: dict[str, Any]) -> list[str]:
 
 def owners(session: Session, redis: Any) -> set[str]:
     """Every user with a rule (from Redis; from SQL when Redis has lost the set)."""
-    members = {m.decode() for m in redis.smembers(OWNERS)}
-    if not members:
-        found = set(session.scalars(select(_t.c.owner).distinct()))
-        pipe = redis.pipeline(transaction=True)
-        pipe.delete(OWNERS)
-        pipe.sadd(OWNERS, SENTINEL, *sorted(found))
-        pipe.execute()
-        return found
-    members.discard(SENTINEL)
-    return members
+    return sets.members(redis, OWNERS, lambda: session.scalars(select(_t.c.owner).distinct()))
 
 
 def among(session: Session, redis: Any, users: Iterable[str]) -> set[str]:

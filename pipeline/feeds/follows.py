@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import Follow, table_of
 from pipeline.feeds import ids
+from pipeline.feeds.storage import sets
 from pipeline.feeds.storage.base import Item, Source
 from pipeline.store import dialects
 
@@ -119,24 +120,19 @@ def _count_over(session: Session, target: str, threshold: int) -> bool:
     return (session.scalar(select(func.count()).select_from(inner.subquery())) or 0) > threshold
 
 
+def _over(session: Session, threshold: int) -> set[str]:
+    query = select(_t.c.target).group_by(_t.c.target).having(func.count() > threshold)
+    return set(session.scalars(query))
+
+
 def recompute_celebrities(session: Session, redis: Any, threshold: int) -> set[str]:
     """Rebuild the Redis set of celebrities from ``follows``."""
-    query = select(_t.c.target).group_by(_t.c.target).having(func.count() > threshold)
-    found = set(session.scalars(query))
-    pipe = redis.pipeline(transaction=True)
-    pipe.delete(ids.CELEBRITIES)
-    pipe.sadd(ids.CELEBRITIES, ids.CELEBRITY_SENTINEL, *sorted(found))
-    pipe.execute()
-    return found
+    return sets.replace(redis, ids.CELEBRITIES, _over(session, threshold))
 
 
 def celebrities(session: Session, redis: Any, threshold: int) -> set[str]:
     """The feeds whose activities are merged at read time instead of fanned out."""
-    members = {m.decode() for m in redis.smembers(ids.CELEBRITIES)}
-    if not members:
-        return recompute_celebrities(session, redis, threshold)
-    members.discard(ids.CELEBRITY_SENTINEL)
-    return members
+    return sets.members(redis, ids.CELEBRITIES, lambda: _over(session, threshold))
 
 
 def update_celebrity(session: Session, redis: Any, threshold: int, target: str) -> bool:
