@@ -112,9 +112,10 @@ def plan(rt: Runtime, session: Session, batch: Sequence[ActivityRecord]) -> Deli
 def _skip_inactive(rt: Runtime, delivery: Delivery) -> None:
     """Active-only fan-out: no writes to follower feeds not read lately, whose Redis copies are
     dropped once this commits (their next read copies them from SQL)."""
-    stale = active.inactive(rt, {f for f, _ in delivery.follower_pairs()})
+    pairs = delivery.follower_pairs()
+    stale = active.inactive(rt, {f for f, _ in pairs})
     if stale:
-        delivery.drop({(f, a) for f, a in delivery.follower_pairs() if f in stale})
+        delivery.drop({(f, a) for f, a in pairs if f in stale})
         cache = copies.cache(rt)
         if cache is not None:
             rt.after_commit(partial(cache.forget, sorted(stale)))
@@ -125,11 +126,11 @@ def _screen(
 ) -> None:
     """Leave out of each feed what its owner's mutes, blocks and muted words keep out."""
     pairs = [(f, i.activity_id) for f, i in delivery.entries] + delivery.follower_pairs()
-    owned = {who for f, _ in pairs if (who := filters.owner(f)) is not None}
-    users = filters.among(session, rt.redis, owned)
+    owners = {f: who for f, _ in pairs if (who := filters.owner(f)) is not None}
+    users = filters.among(session, rt.redis, owners.values())
     if not users:
         return
-    concerned = [(f, a) for f, a in pairs if filters.owner(f) in users]
+    concerned = [(f, a) for f, a in pairs if owners.get(f) in users]
     by_id = {a.id: a for a in batch}
     records = [by_id[a] for a in sorted({a for _, a in concerned})]
     enriched = {e.activity.id: e for e in enrich(session, records)}

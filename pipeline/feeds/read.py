@@ -94,24 +94,23 @@ class FlatFeed:
     ) -> Page:  # fmt: skip
         """A page as ready JSON. With the hydrated cache on, a page of a Redis feed that merges
         no celebrity is one Redis round trip when everything on it is cached. A feed whose owner
-        mutes, blocks or mutes words is read through :func:`visible` instead."""
+        mutes, blocks or mutes words is read through :func:`visible` instead (the page script
+        answers none of those, so only the reads it cannot answer ask for the owner's rules)."""
+        cache = hydrated.for_reads(self.rt)
+        found = self._lookup(cache, limit, offset, before, after) if cache is not None else None
+        if cache is not None and found is not None:
+            return complete(self.rt, cache, found)
+        fields = self.rt.settings.enrich_fields
         with self.rt.sessions() as session:
             rules = self._rules(session)
             if rules is not None:
                 shown = visible(self.rt, session, self.feed, rules, limit, offset, before, after)
-                return from_enriched(shown, self.rt.settings.enrich_fields)
-        cache = hydrated.for_reads(self.rt)
-        if cache is None:
-            with self.rt.sessions() as session:
+                return from_enriched(shown, fields)
+            if cache is None:
                 batch = self._records(session, limit, offset, before, after)
-                fields = self.rt.settings.enrich_fields
                 return from_enriched(enrich(session, batch, fields), fields)
-        found = self._lookup(cache, limit, offset, before, after)
-        if found is None:
-            with self.rt.sessions() as session:
-                items = self._items(session, limit, offset, before, after)
-            found = cache.lookup((i.activity_id, i.score) for i in items)
-        return complete(self.rt, cache, found)
+            items = self._items(session, limit, offset, before, after)
+        return complete(self.rt, cache, cache.lookup((i.activity_id, i.score) for i in items))
 
     def cached_page(
         self, limit: int = PAGE, *, before: int | None = None, after: int | None = None
