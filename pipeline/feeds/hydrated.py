@@ -38,123 +38,16 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from pipeline.feeds import ids
+from pipeline.feeds.hydrated_scripts import FILL, FORGET, LOOKUP, OBJECTS, PAGE_SCRIPT
 from pipeline.feeds.storage import packed
 from pipeline.feeds.storage.packed import evalsha_many
-from pipeline.feeds.storage.redis_scripts import BUILT, CURSOR_PAGE, EPOCH
+from pipeline.feeds.storage.redis_scripts import BUILT, EPOCH
 from pipeline.runtime import Runtime
 
 PREFIX = "tweetfeed:hyd:"
 HOLD_SECONDS = 600
 KINDS = ("activity", "tweet", "user")  # the kinds with an epoch: what the cache may hold
 SCRIPT_BATCH = 1000
-
-_HYDRATE = """
-local function hydrate(P, out)
-  local res = {'ok', redis.call('GET', P .. 'epoch:activity') or '0',
-               redis.call('GET', P .. 'epoch:tweet') or '0',
-               redis.call('GET', P .. 'epoch:user') or '0', #out / 2}
-  local refs, seen = {}, {}
-  for i = 1, #out, 2 do
-    local blob = redis.call('GET', P .. 'b:a:' .. out[i])
-    res[#res + 1] = out[i]; res[#res + 1] = out[i + 1]; res[#res + 1] = blob
-    if blob then
-      local head = string.sub(blob, 1, string.find(blob, '\\n', 1, true) - 1)
-      for ref in string.gmatch(head, '[^\\t]+') do
-        if not seen[ref] then seen[ref] = true; refs[#refs + 1] = ref end
-      end
-    end
-  end
-  for _, ref in ipairs(refs) do
-    res[#res + 1] = ref; res[#res + 1] = redis.call('GET', P .. 'b:o:' .. ref)
-  end
-  return res
-end
-"""
-
-# A page of a Redis feed (as storage.redis pages it) and everything cached for it, or 'slow'
-# when the page needs SQL: a celebrity to merge, a feed to rebuild, a cursor the feed lacks.
-PAGE_SCRIPT = _PAGE = (
-    _HYDRATE
-    + CURSOR_PAGE
-    + """
-local key, celebs, epoch, built = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local member, sentinel, feed, owner = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-if ARGV[9] == '1' then  -- active-only fan-out: the feed was read now
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), feed)
-end
-local life = redis.call('GET', epoch)
-if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
-   or not life or redis.call('HGET', built, feed) ~= life
-   or redis.call('EXISTS', key) == 0 then
-  return {'slow'}
-end
-if owner ~= '' and (redis.call('SISMEMBER', KEYS[5], sentinel) == 0
-                    or redis.call('SISMEMBER', KEYS[5], owner) == 1) then
-  return {'slow'}  -- the owner's mutes, blocks or words apply (or who has any is not known)
-end
-if mode == 'newest' then
-  return hydrate(P, redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES'))
-end
-local raw = redis.call('ZSCORE', key, member)
-if not raw then return {'slow'} end
-local out = cursor_page(key, tonumber(raw), member, limit, offset, mode)
-if mode == 'after' then
-  local flipped = {}
-  for i = #out - 1, 1, -2 do flipped[#flipped + 1] = out[i]; flipped[#flipped + 1] = out[i + 1] end
-  out = flipped
-end
-return hydrate(P, out)
-"""
-)
-
-# ARGV: prefix, then member, score pairs already paged (from SQL or a celebrity merge).
-_LOOKUP = (
-    _HYDRATE
-    + """
-local out = {}
-for i = 2, #ARGV do out[#out + 1] = ARGV[i] end
-return hydrate(ARGV[1], out)
-"""
-)
-
-_OBJECTS = """
-local out = {}
-for i = 2, #ARGV do out[#out + 1] = redis.call('GET', ARGV[1] .. 'b:o:' .. ARGV[i]) end
-return out
-"""
-
-# ARGV: prefix, seconds, then (name, kind, epoch seen, blob) quadruples.
-_FILL = """
-local P, ttl, n = ARGV[1], ARGV[2], 0
-for i = 3, #ARGV, 4 do
-  local name, kind, seen = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if (redis.call('GET', P .. 'epoch:' .. kind) or '0') == seen
-     and redis.call('EXISTS', P .. 'h:' .. name) == 0 then
-    redis.call('SET', P .. 'b:' .. name, ARGV[i + 3], 'EX', ttl); n = n + 1
-  end
-end
-return n
-"""
-
-# ARGV: prefix, 'pre' or 'post', hold seconds, kinds count, kinds..., entry names...
-_FORGET = """
-local P, phase, ttl, nk = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-if phase == 'post' then
-  for i = 5, 4 + nk do redis.call('INCR', P .. 'epoch:' .. ARGV[i]) end
-end
-for i = 5 + nk, #ARGV do
-  local hold = P .. 'h:' .. ARGV[i]
-  redis.call('DEL', P .. 'b:' .. ARGV[i])
-  if phase == 'pre' then
-    redis.call('INCR', hold); redis.call('EXPIRE', hold, ttl)
-  elseif redis.call('DECR', hold) <= 0 then
-    redis.call('DEL', hold)
-  end
-end
-return 1
-"""
 
 
 def activity_name(activity_id: int) -> str:
@@ -208,11 +101,11 @@ class HydratedCache:
 
     def __init__(self, redis: Any, seconds: int) -> None:
         self.redis, self.seconds = redis, seconds
-        self._page = redis.register_script(_PAGE)
-        self._lookup = redis.register_script(_LOOKUP)
-        self._objects = redis.register_script(_OBJECTS)
-        self._fill = redis.register_script(_FILL)
-        self._forget = redis.register_script(_FORGET)
+        self._page = redis.register_script(PAGE_SCRIPT)
+        self._lookup = redis.register_script(LOOKUP)
+        self._objects = redis.register_script(OBJECTS)
+        self._fill = redis.register_script(FILL)
+        self._forget = redis.register_script(FORGET)
 
     def page(
         self, feed: str, limit: int, offset: int, before: int | None, after: int | None,

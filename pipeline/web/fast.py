@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 
 from pipeline.feeds import hydrated, ids
+from pipeline.feeds.hydrated_scripts import PAGE_SCRIPT
 from pipeline.feeds.pages import ready
 from pipeline.feeds.read import FlatFeed
 from pipeline.web.deps import Web
@@ -56,17 +57,17 @@ def _params(query: bytes) -> dict[str, str] | None:
 
 
 class Pages:
-    """:data:`hydrated.PAGE_SCRIPT` on a pipelined asyncio connection of this process
+    """:data:`PAGE_SCRIPT` on a pipelined asyncio connection of this process
     (:class:`RedisLink`), so the event loop serves other requests while Redis answers."""
 
-    SHA = hashlib.sha1(hydrated.PAGE_SCRIPT.encode()).hexdigest()
+    SHA = hashlib.sha1(PAGE_SCRIPT.encode()).hexdigest()
 
     def __init__(self, sync: Any) -> None:
         """On the same server and database as the runtime's client ``sync``."""
         self.redis = RedisLink(sync)
 
     async def script(self, keys: list[Any], args: list[Any]) -> Any:
-        return await self.redis.evalsha(self.SHA, hydrated.PAGE_SCRIPT, keys, args)
+        return await self.redis.evalsha(self.SHA, PAGE_SCRIPT, keys, args)
 
 
 async def cached_body(web: Web, pages: Pages, path: str, query: bytes) -> bytes | None:
