@@ -10,6 +10,9 @@ _settings = get_settings()
 
 broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
+# On Redis, a worker takes a task and records it as unacknowledged in one step (workers/broker.py).
+if broker_url.startswith(("redis://", "rediss://")):
+    broker_transport = "workers.broker:Transport"
 # A task whose worker died is redelivered after this long (acks_late on Redis). It must
 # exceed the longest task: a task still running then is delivered a second time (harmless,
 # every write is idempotent, but wasted). Retries wait at most half of it (workers/base.py).
