@@ -151,12 +151,18 @@ def statements(engine: Any) -> Iterator[list[str]]:
 
 @contextmanager
 def worker(
-    env: dict[str, str], log: Path, queues: str = "ingest", concurrency: int = 1
+    env: dict[str, str],
+    log: Path,
+    queues: str = "ingest",
+    concurrency: int = 1,
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A Celery worker in a process group of its own, so that it can be killed whole."""
+    """A Celery worker in a process group of its own, so that it can be killed whole; ``prefix``
+    runs it through another command (``ip netns exec <host>``), which must exec it."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues, "-c", str(concurrency),
+            [*prefix, str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues,
+             "-c", str(concurrency),
              "--loglevel=INFO", "-n", f"{log.stem}-{os.getpid()}@%h"],
             env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip

@@ -23,6 +23,7 @@ from models import Activity, DeadLetter, Follow, Tweet
 from pipeline.feeds import ids
 from pipeline.ingest.parked import STATS_KEY
 from pipeline.store.engine import make_engine
+from tests.faults.hosts import Host
 from tests.faults.servers import ROWS, PrivatePostgres, Row
 from tests.helpers import BIN, ROOT, RedisServer, clean_env, wait_until, worker
 
@@ -76,11 +77,16 @@ class Scenario:
         self.workers = 0
         self.slug = re.sub(r"\W+", "-", self.name).strip("-")[:40]
 
-    def worker(self, concurrency: int = 2) -> AbstractContextManager[subprocess.Popen[bytes]]:
-        """A worker in a process group of its own; ``kill`` it to SIGKILL the whole group."""
+    def worker(
+        self, concurrency: int = 2, host: Host | None = None
+    ) -> AbstractContextManager[subprocess.Popen[bytes]]:
+        """A worker in a process group of its own (on ``host``, else on this one); ``kill`` it
+        to SIGKILL the whole group."""
         self.workers += 1
         log = self.folder / f"{self.slug}-worker-{self.workers}.log"
-        return worker(self.env, log, ",".join(QUEUES), concurrency)
+        if host is None:
+            return worker(self.env, log, ",".join(QUEUES), concurrency)
+        return worker(host.env(self.env), log, ",".join(QUEUES), concurrency, host.exec)
 
     @staticmethod
     def kill(process: subprocess.Popen[bytes]) -> None:

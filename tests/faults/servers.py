@@ -25,7 +25,9 @@ class PrivatePostgres:
     ``postgres`` user). When the suite runs as root, the server runs as the ``postgres`` OS
     user, as PostgreSQL requires."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(
+        self, folder: Path, listen: tuple[str, ...] = ("127.0.0.1",), trust: tuple[str, ...] = ()
+    ) -> None:
         from tests.conftest import unavailable
 
         bin_dir = _postgres_bin()
@@ -41,6 +43,9 @@ class PrivatePostgres:
             self._as = ["runuser", "-u", "postgres", "--"]
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-sync")  # fmt: skip
+        self.listen = listen
+        with (self.data / "pg_hba.conf").open("a") as hba:  # clients from these networks too
+            hba.writelines(f"host all all {network} trust\n" for network in trust)
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self._as, str(self.bin / tool), *args], check=True,
@@ -48,7 +53,7 @@ class PrivatePostgres:
 
     @property
     def _options(self) -> str:
-        return f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+        return f"-p {self.port} -k {self.folder} -c listen_addresses={','.join(self.listen)}"
 
     def start(self) -> PrivatePostgres:
         self._run("pg_ctl", "-D", str(self.data), "-o", self._options, "-l",
