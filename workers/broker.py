@@ -27,12 +27,17 @@ from kombu.utils.json import loads
 from kombu.utils.objects import cached_property
 
 WAIT_SECONDS = 0.05
-# KEYS: kombu's unacked hash and index, then the queue keys in the order BRPOP would take them.
-# Returns false, or {queue key, message, delivery tag}. The record is what kombu's QoS.append
-# writes: [message, exchange, routing key] under the tag, scored with the time it was taken.
+# KEYS: kombu's unacked hash and index, then the queue keys in the order BRPOP would take them;
+# ARGV: for each queue key, "1" when its consumer acknowledges (Celery's pidbox replies are
+# consumed without). Returns false, or {queue key, message, delivery tag or false}. The record
+# is what kombu's QoS.append writes: [message, exchange, routing key] under the tag, scored with
+# the time it was taken.
 CLAIM = """
 for i = 3, #KEYS do
   local item = redis.call('RPOP', KEYS[i])
+  if item and ARGV[i - 2] ~= '1' then
+    return {KEYS[i], item, false}
+  end
   if item then
     local ok, message = pcall(cjson.decode, item)
     local properties = ok and type(message) == 'table' and message['properties']
@@ -69,6 +74,16 @@ class Channel(redis.Channel):
     _last_key: str | None = None  # the queue key the last task came from
 
     @cached_property
+    def _no_ack(self) -> set[str]:
+        """Queues consumed without acknowledgements: their messages are not recorded."""
+        return set()
+
+    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        no_ack = kwargs.get("no_ack", args[0] if args else False)
+        (self._no_ack.add if no_ack else self._no_ack.discard)(queue)
+        return super().basic_consume(queue, *args, **kwargs)
+
+    @cached_property
     def _wait_seconds(self) -> float:
         return float(self.connection.client.transport_options.get("claim_wait", WAIT_SECONDS))
 
@@ -87,7 +102,8 @@ class Channel(redis.Channel):
             command += (self._wait_seconds,)
         else:
             command = ("EVAL", CLAIM, 2 + len(keys), self.unacked_key, self.unacked_index_key)
-            command += tuple(keys)
+            acked = ["0" if key.rsplit(self.sep, 1)[0] in self._no_ack else "1" for key in keys]
+            command += (*keys, *acked)
         self._sent = command[0]
         self.client.connection.send_command(*command)
         return None

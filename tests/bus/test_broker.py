@@ -71,3 +71,17 @@ def test_an_idle_consumer_takes_tasks_from_every_queue_in_order(redis_client: An
             message.ack()
     assert [m.decode()[1]["activity_id"] for m in got] == [2, 4, 3]
     assert not redis_client.hlen("unacked")
+
+
+def test_a_consumer_without_acknowledgements_leaves_nothing_unacked(redis_client: Any) -> None:
+    # Celery's own replies (mingle, inspect) are consumed this way: a record would never go.
+    url = _url(redis_client)
+    _send(url, "broker_c", 5)
+    got: list[Any] = []
+    with Connection(url, transport=TRANSPORT) as conn:
+        consumer = conn.Consumer([queue("broker_c")], callbacks=[lambda b, m: got.append(m)],
+                                 no_ack=True)  # fmt: skip
+        consumer.consume()
+        conn.drain_events(timeout=5)
+    assert [m.decode()[1]["activity_id"] for m in got] == [5]
+    assert not redis_client.hlen("unacked") and not redis_client.zcard("unacked_index")
