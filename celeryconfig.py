@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipeline.bus.depths import is_redis
 from pipeline.bus.routes import POLL_FILTER_TERMS, QUEUES, ROUTES
 from pipeline.bus.sender import queue
 from pipeline.settings import get_settings
@@ -11,7 +12,7 @@ _settings = get_settings()
 broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
 # On Redis, a worker takes a task and records it as unacknowledged in one step (workers/broker.py).
-if broker_url.startswith(("redis://", "rediss://")):
+if is_redis(broker_url):
     broker_transport = "workers.broker:Transport"
 # A task whose worker died is redelivered after this long (acks_late on Redis). It must
 # exceed the longest task: a task still running then is delivered a second time (harmless,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store.engine import make_engine, make_sessionmaker
 from pipeline.store.migrate import upgrade
+from tests.brokers import Broker
 from tests.helpers import BIN, ROOT, clean_env, wait_until
 
 CI = bool(os.environ.get("CI"))
@@ -132,28 +134,40 @@ class Pipeline:
     redis_url: str
     redis: Any
     env: dict[str, str]
+    broker: Broker | None = None  # None: the Redis at redis_url is the broker
+
+    @property
+    def broker_url(self) -> str:
+        return self.redis_url if self.broker is None else self.broker.url
 
     def idle(self) -> bool:
         """True once every parked batch has been stored and released and no task waits."""
-        return not self.redis.keys("tweetfeed:batch:*") and not self.redis.llen("ingest")
+        if self.redis.keys("tweetfeed:batch:*"):
+            return False
+        return not (self.broker.depths()["ingest"] if self.broker else self.redis.llen("ingest"))
 
     def wait_idle(self, timeout: float = 60) -> None:
         wait_until(self.idle, timeout, "the worker to store every batch")
 
     def settled(self) -> bool:
         """True once no task waits in any queue and none is being run (acks_late keeps a
-        running task in kombu's ``unacked`` hash until it returns)."""
+        running task unacknowledged until it returns)."""
+        if self.broker is not None:
+            return self.idle() and not self.broker.pending()
         waiting = sum(self.redis.llen(q) for q in QUEUES.split(","))
         return self.idle() and not waiting and not self.redis.hlen("unacked")
 
     def wait_settled(self, timeout: float = 60) -> None:
-        # kombu takes a message off its queue and then records it as unacked, in two steps;
-        # requiring three quiet polls in a row steps over that gap.
-        quiet = [0]
+        # Three quiet polls in a row; on RabbitMQ, quiet for longer than its statistics interval.
+        quiet: list[float] = []
+        hold = 0.0 if self.broker is None else self.broker.settle_seconds
 
         def steady() -> bool:
-            quiet[0] = quiet[0] + 1 if self.settled() else 0
-            return quiet[0] >= 3
+            if not self.settled():
+                quiet.clear()
+                return False
+            quiet.append(time.monotonic())
+            return len(quiet) >= 3 and quiet[-1] - quiet[0] >= hold
 
         wait_until(steady, timeout, "every task to finish")
 

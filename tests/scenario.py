@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from pipeline.bus.client import Client
+from tests.brokers import broker_of, env_for
 from tests.conftest import QUEUES, TEST_REDIS_URL, Database, Pipeline
 from tests.factories import line, v1_entities, v1_retweet, v1_tweet, v2_line
 from tests.helpers import clean_env, tweetfeed, worker
@@ -49,7 +50,7 @@ def listen(p: Pipeline, lines: list[bytes]) -> None:
 
 
 def send(p: Pipeline, name: str, **payload: Any) -> None:
-    with Client(p.redis_url) as client:
+    with Client(p.broker_url) as client:
         client.send(name, **payload)
     p.wait_settled()
 
@@ -80,8 +81,13 @@ def own_env(db: Database, var: Path, **settings: str) -> tuple[Any, dict[str, st
 
 
 @contextmanager
-def own_pipeline(db: Database, var: Path, name: str, **settings: str) -> Iterator[Pipeline]:
-    """A worker of the test's own on every queue (see :func:`own_env`), as a Pipeline."""
+def own_pipeline(
+    db: Database, var: Path, name: str, broker: str = "redis", concurrency: int = 1, **settings: str
+) -> Iterator[Pipeline]:
+    """A worker of the test's own on every queue (see :func:`own_env`), as a Pipeline; on
+    ``broker`` "rabbitmq", with a RabbitMQ vhost of its own as the broker."""
     client, env = own_env(db, var, BATCH_WAIT_MS="50", **settings)
-    with worker(env, var / f"{name}.log", QUEUES, concurrency=1):
-        yield Pipeline(db, OWN_REDIS_URL, client, env)
+    with broker_of(broker, OWN_REDIS_URL) as made:
+        env = env_for(made, env)
+        with worker(env, var / f"{name}.log", QUEUES, concurrency=concurrency):
+            yield Pipeline(db, OWN_REDIS_URL, client, env, made if made.vhost else None)

@@ -10,12 +10,14 @@ import redis
 from celery import Celery
 from celery.signals import heartbeat_sent, task_received, worker_ready, worker_shutdown
 
-from pipeline.bus import reclaim
+from pipeline.bus import depths, reclaim
 from pipeline.control import presence
 from pipeline.settings import get_settings
+from workers.queue_order import QueueOrder
 
 app = Celery("tweetfeed", include=["workers.tasks"])
 app.config_from_object("celeryconfig")
+app.steps["consumer"].add(QueueOrder)
 _client: Any = None
 
 
@@ -32,7 +34,7 @@ def _announce(hostname: str, queues: list[str]) -> None:
 def _broker() -> Any:
     """The broker's Redis, or None when the broker is not Redis (see pipeline.bus.reclaim)."""
     url = str(app.conf.broker_url)
-    return redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://")) else None
+    return redis.Redis.from_url(url) if depths.is_redis(url) else None
 
 
 def _restore(tag: str) -> None:

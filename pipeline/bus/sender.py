@@ -26,8 +26,12 @@ RETRY_POLICY = {"max_retries": 10, "interval_start": 0.2, "interval_step": 0.5, 
 
 def queue(name: str) -> Queue:
     """Queue ``name`` on its own direct exchange, routing key ``name``: how every queue of
-    tweetfeed is declared, by the workers (celeryconfig) and by senders alike."""
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+    tweetfeed is declared, by the workers (celeryconfig) and by senders alike. On RabbitMQ it is
+    a durable quorum queue (replicated, and Celery then takes its prefetch per consumer); Redis
+    ignores the argument. A client that declares the queue without it (celery-node does) needs
+    a vhost whose default queue type is quorum (README, "Running on several machines")."""
+    quorum = {"x-queue-type": "quorum"}
+    return Queue(name, Exchange(name, type="direct"), routing_key=name, queue_arguments=quorum)
 
 
 def celery_message(name: str, kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:

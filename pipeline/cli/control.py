@@ -85,15 +85,15 @@ def watch(settings: Settings, every: float = 3.0, main_thread: bool = True) -> N
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    import redis
-
-    from pipeline.control.status import queue_depths, row_counts
+    from pipeline.bus import depths
+    from pipeline.control.status import row_counts
     from pipeline.store.engine import sessionmaker_for, transaction
 
     with transaction(sessionmaker_for(settings.database_url)) as session:
         for name, count in row_counts(session).items():
             print(f"{name:16} {count}")
-    for queue, depth in queue_depths(redis.Redis.from_url(settings.celery_broker_url)).items():
+    broker = depths.broker_of(settings.celery_broker_url)
+    for queue, depth in depths.queue_depths(broker).items():
         print(f"queue {queue:10} {depth}")
     return 0
 

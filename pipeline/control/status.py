@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +19,7 @@ from models import (
     TwitterUser,
     load_tweet_model,
 )
-from pipeline.bus.routes import QUEUES
+from pipeline.bus import depths
 from pipeline.control import counters, presence, redis_keys, terms
 from pipeline.settings import Settings
 from pipeline.store.engine import sessionmaker_for, transaction
@@ -45,14 +44,6 @@ def row_counts(session: Session) -> dict[str, int]:
     }
 
 
-def queue_depths(redis: Any) -> dict[str, int]:
-    """Messages waiting per queue (the Redis broker keeps each queue as a list)."""
-    pipe = redis.pipeline(transaction=False)
-    for queue in QUEUES:
-        pipe.llen(queue)
-    return dict(zip(QUEUES, pipe.execute(), strict=True))
-
-
 def _dead_letters(session: Session) -> dict[str, Any]:
     query = select(DeadLetter.id, DeadLetter.source, DeadLetter.reason, DeadLetter.received_at)
     latest = session.execute(query.order_by(DeadLetter.id.desc()).limit(LATEST_DEAD_LETTERS))
@@ -73,12 +64,11 @@ def gather(
 ) -> dict[str, Any]:
     """Every fact the status command, the status page and ``/api/status`` show. No secrets.
 
-    ``client`` is Redis at REDIS_URL; ``broker`` the broker's Redis, which is ``client`` itself
-    when the two URLs are one (the default); elsewhere and not given, a new connection.
+    ``client`` is Redis at REDIS_URL; ``broker`` what ``depths.queue_depths`` reads (made from
+    the settings when not given).
     """
     if broker is None:
-        same = settings.celery_broker_url == settings.redis_url
-        broker = client if same else redis.Redis.from_url(settings.celery_broker_url)
+        broker = depths.broker_of(settings.celery_broker_url, settings.redis_url, client)
     with transaction(sessions or sessionmaker_for(settings.database_url)) as session:
         listeners = [
             {"host": p.host, "pid": p.pid, "keys": p.keys_name, "state": p.state,
@@ -101,7 +91,7 @@ def gather(
         "terms": term_rows,
         "tweets_per_minute": last.get("all", 0),
         "per_minute": [m.get("all", 0) for m in per_minute],
-        "queues": queue_depths(broker),
+        "queues": depths.queue_depths(broker),
         "workers": presence.online(client),
         "dead_letters": dead,
         "rows": rows,

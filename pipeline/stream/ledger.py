@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import orjson
 import redis as redis_lib
 
+from pipeline.bus import depths
 from pipeline.ingest import parked
 from pipeline.stream.batcher import Batch
 
@@ -68,7 +69,7 @@ def servers(redis_url: str, broker_url: str) -> list[Any]:
     """Clients of the Redis servers a handed-on batch lives on: the parked lines' server, then
     the broker's when that is another Redis server (a RabbitMQ broker keeps its own queues)."""
     found = [redis_lib.Redis.from_url(redis_url)]
-    if broker_url.startswith(("redis://", "rediss://", "unix://")):
+    if depths.is_redis(broker_url):
         broker = redis_lib.Redis.from_url(broker_url)
         mine = found[0].connection_pool.connection_kwargs
         theirs = broker.connection_pool.connection_kwargs

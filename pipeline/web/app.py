@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis as redis_lib
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from pipeline.bus import depths
 from pipeline.control import status
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings, get_settings
@@ -33,7 +33,7 @@ def create_app(
     templates = environment(settings.template_dir)
     broker = None
     if settings.celery_broker_url != settings.redis_url:
-        broker = redis_lib.Redis.from_url(settings.celery_broker_url)
+        broker = depths.broker_of(settings.celery_broker_url)
     app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(feeds_api.router)

@@ -1,6 +1,7 @@
 """Priorities that act: a worker given ``-Q fanout,fanout_low`` takes every waiting ``fanout``
-task before any ``fanout_low`` one (kombu's ``priority`` queue order; its default takes the
-queues in turn, so a flood of low-priority work would hold up every other fan-out task)."""
+task before any ``fanout_low`` one, on Redis (kombu's ``priority`` queue order; its default
+takes the queues in turn, so a flood of low-priority work would hold up every other fan-out
+task) and on RabbitMQ (workers/queue_order.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from models import Activity
 from pipeline.bus.client import Client
+from tests.brokers import Broker, broker_of, env_for
 from tests.conftest import Database
 from tests.helpers import wait_until, worker
 from tests.scenario import OWN_REDIS_URL, own_env
@@ -20,23 +22,30 @@ pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 LOW, HIGH = 120, 20
 
 
+@pytest.mark.parametrize("kind", ["redis", "rabbitmq"])
 def test_fanout_work_is_taken_before_a_flood_of_low_priority_fan_out(
-    db: Database, tmp_path: Path
+    db: Database, tmp_path: Path, kind: str
 ) -> None:
-    broker, env = own_env(db, tmp_path)
+    with broker_of(kind, OWN_REDIS_URL) as broker:
+        check_order(db, tmp_path, broker)
+
+
+def check_order(db: Database, tmp_path: Path, broker: Broker) -> None:
+    _, env = own_env(db, tmp_path)
+    env = env_for(broker, env)
     # Everything is queued before the worker starts: the low flood first, then the high work.
-    with Client(OWN_REDIS_URL) as client:
+    with Client(broker.url) as client:
         for n in range(LOW):
             client.broadcast({"actor": "user:2", "verb": "message", "object": f"message:{n}",
                               "foreign_id": f"low:{n}"}, [f"notification:{n}"])  # fmt: skip
         for n in range(HIGH):
             client.add_activity(actor="user:1", verb="like", object=f"tweet:{n}",
                                 foreign_id=f"high:{n}")  # fmt: skip
-    assert (broker.llen("fanout_low"), broker.llen("fanout")) == (LOW, HIGH)
+    depths = broker.depths()
+    assert (depths["fanout_low"], depths["fanout"]) == (LOW, HIGH)
 
     def done() -> bool:
-        waiting = broker.llen("fanout") + broker.llen("fanout_low") + broker.hlen("unacked")
-        return not waiting and len(rows()) == LOW + HIGH
+        return len(rows()) == LOW + HIGH and not broker.pending()
 
     def rows() -> list[tuple[int, str]]:
         with db.sessions() as session:

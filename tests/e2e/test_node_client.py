@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import jsonschema_rs
 import pytest
@@ -17,8 +19,9 @@ from sqlalchemy import select
 from models import Activity
 from pipeline.settings import Settings
 from pipeline.web.app import create_app
-from tests.conftest import Pipeline
+from tests.conftest import Database, Pipeline
 from tests.helpers import ROOT, wait_until
+from tests.scenario import own_pipeline
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 NODE = shutil.which("node")
@@ -35,7 +38,14 @@ if not CELERY_NODE.is_dir():
     pytest.skip(MISSING, allow_module_level=True)
 
 
-def test_a_node_app_adds_an_activity_with_celery_node(pipeline: Pipeline) -> None:
+@pytest.fixture(params=["redis", "rabbitmq"])
+def pipeline_on(request: pytest.FixtureRequest, db: Database, tmp_path: Path) -> Iterator[Pipeline]:
+    with own_pipeline(db, tmp_path, "worker", request.param) as made:
+        yield made
+
+
+def test_a_node_app_adds_an_activity_with_celery_node(pipeline_on: Pipeline) -> None:
+    pipeline = pipeline_on
     payload = {
         "actor": "user:42",
         "verb": "like",
@@ -44,7 +54,7 @@ def test_a_node_app_adds_an_activity_with_celery_node(pipeline: Pipeline) -> Non
         "to": ["notification:7"],
     }
     sent = subprocess.run(
-        [str(NODE), str(SCRIPT), pipeline.redis_url, json.dumps(payload)],
+        [str(NODE), str(SCRIPT), pipeline.broker_url, json.dumps(payload)],
         capture_output=True,
         text=True,
         timeout=60,
