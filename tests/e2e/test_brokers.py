@@ -5,6 +5,7 @@ its parked batch as plain JSON."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +69,9 @@ def test_on_rabbitmq_a_parked_batch_travels_as_a_reference_in_plain_json(
         lines = b"\n".join(stream())
         done = tweetfeed("listen", "--from-file", "-", "--commit-wait", "0", env=env, stdin=lines)
         assert done.returncode == 0, done.stderr.decode()
+        stats = tweetfeed("stats", env=env)  # its queue depths come from RabbitMQ
+        assert stats.returncode == 0, stats.stderr.decode()
+        assert re.search(rb"queue ingest\s+1\n", stats.stdout), stats.stdout
         with Connection(broker.url) as conn:
             message = queue("ingest")(conn.channel()).get(no_ack=True)
         assert message is not None
