@@ -133,5 +133,17 @@ class Channel(redis.Channel):
             self._flush_brpop_reauth()
 
 
+    def close(self) -> None:
+        # kombu reads the reply in flight before closing. When the connection is gone that read
+        # raises, which left kombu's close half done: a second close later found the transport
+        # detached and stopped the worker (make faults, Redis restarted without persistence).
+        if self._in_poll:
+            try:
+                self._brpop_read()
+            except (Empty, *self.connection_errors):
+                pass
+        super().close()
+
+
 class Transport(redis.Transport):
     Channel = Channel

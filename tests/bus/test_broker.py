@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from kombu import Connection
 
 from pipeline.bus.sender import TaskSender, queue
-from tests.helpers import wait_until
+from tests.helpers import RedisServer, wait_until
 
 TRANSPORT = "workers.broker:Transport"
 
@@ -85,3 +87,27 @@ def test_a_consumer_without_acknowledgements_leaves_nothing_unacked(redis_client
         conn.drain_events(timeout=5)
     assert [m.decode()[1]["activity_id"] for m in got] == [5]
     assert not redis_client.hlen("unacked") and not redis_client.zcard("unacked_index")
+
+
+def test_a_consumer_whose_redis_died_while_it_waited_closes_whole(tmp_path: Path) -> None:
+    # kombu reads the reply in flight before it closes; with the server gone that read raised
+    # and left the close half done, and a later close stopped the worker (make faults: Redis
+    # restarted without persistence: "Unrecoverable error", the transport already detached).
+    server = RedisServer(tmp_path).start()
+    try:
+        _send(server.url(), "broker_d", 6)
+        conn = Connection(server.url(), transport=TRANSPORT, transport_options={"claim_wait": 5})
+        got: list[Any] = []
+        channel = _consumer(conn, ["broker_d"], got)
+        conn.drain_events(timeout=5)  # taken, not yet acknowledged
+        if channel._in_poll:  # the next take, already sent: answered, as the queue is empty
+            with contextlib.suppress(Empty):
+                channel._brpop_read()
+        channel._waiting = True  # then a wait that Redis will never answer
+        conn.transport.cycle._register_BRPOP(channel)
+        server.kill()
+        with contextlib.suppress(*conn.connection_errors):  # giving the task back cannot work
+            channel.close()
+        assert len(got) == 1 and channel.closed  # yet the close went all the way
+    finally:
+        server.kill()
