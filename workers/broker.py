@@ -39,18 +39,26 @@ for i = 3, #KEYS do
     return {KEYS[i], item, false}
   end
   if item then
-    local ok, message = pcall(cjson.decode, item)
-    local properties = ok and type(message) == 'table' and message['properties']
-    local tag = type(properties) == 'table' and properties['delivery_tag']
-    if type(tag) ~= 'string' then
-      return {KEYS[i], item, false}
+    -- kombu writes "properties" last, so its fields are read off the message's tail; a message
+    -- written otherwise (another client) is decoded whole.
+    local tail = string.sub(item, -400)
+    local tag = string.match(tail, '"delivery_tag": "([^"]+)"}}$')
+    local exchange, key = string.match(tail,
+      '"delivery_info": {"exchange": ("[^"]*"), "routing_key": ("[^"]*")}')
+    if not (tag and exchange) then
+      local ok, message = pcall(cjson.decode, item)
+      local properties = ok and type(message) == 'table' and message['properties']
+      tag = type(properties) == 'table' and properties['delivery_tag']
+      if type(tag) ~= 'string' then
+        return {KEYS[i], item, false}
+      end
+      local info = properties['delivery_info']
+      if type(info) ~= 'table' then info = {} end
+      exchange, key = cjson.encode(info['exchange'] or ''), cjson.encode(info['routing_key'] or '')
     end
-    local info = properties['delivery_info']
-    if type(info) ~= 'table' then info = {} end
     local now = redis.call('TIME')
     redis.call('ZADD', KEYS[2], tonumber(now[1]) + tonumber(now[2]) / 1000000, tag)
-    redis.call('HSET', KEYS[1], tag, '[' .. item .. ',' .. cjson.encode(info['exchange'] or '')
-      .. ',' .. cjson.encode(info['routing_key'] or '') .. ']')
+    redis.call('HSET', KEYS[1], tag, '[' .. item .. ',' .. exchange .. ',' .. key .. ']')
     return {KEYS[i], item, tag}
   end
 end
