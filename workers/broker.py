@@ -140,7 +140,6 @@ class Channel(redis.Channel):
             self._in_poll = None  # type: ignore[assignment]  # kombu's own value when idle
             self._flush_brpop_reauth()
 
-
     def close(self) -> None:
         # kombu reads the reply in flight before closing. When the connection is gone that read
         # raises, which left kombu's close half done: a second close later found the transport
