@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-import redis
-from kombu import Connection
+from pipeline.bus import depths as bus_depths
+from pipeline.bus.routes import QUEUES
 
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672")
-TWEETFEED_QUEUES = ("control", "fanout", "ingest", "fanout_low")
 
 
 @dataclass
@@ -29,23 +29,14 @@ class Broker:
     url: str
     vhost: str | None = None  # RabbitMQ
 
-    @property
-    def kind(self) -> str:
-        return "redis" if self.vhost is None else "rabbitmq"
+    @cached_property
+    def _handle(self) -> Any:
+        """What ``queue_depths`` reads: a Redis client, or RabbitMQ's URL."""
+        return bus_depths.broker_of(self.url)
 
     def depths(self) -> dict[str, int]:
         """Messages waiting per queue, not counting the ones workers have taken."""
-        if self.vhost is None:
-            client = redis.Redis.from_url(self.url)
-            return {q: int(client.llen(q)) for q in TWEETFEED_QUEUES}  # type: ignore[arg-type]
-        with Connection(self.url) as conn:
-            found = {}
-            for name in TWEETFEED_QUEUES:
-                try:
-                    found[name] = conn.channel().queue_declare(name, passive=True).message_count
-                except conn.channel_errors:  # not declared yet: nothing waits in it
-                    found[name] = 0
-            return found
+        return bus_depths.queue_depths(self._handle)
 
     def pending(self) -> int:
         """Messages waiting or taken but not yet acknowledged, in every tweetfeed queue.
@@ -53,8 +44,7 @@ class Broker:
         ``settle_seconds``."""
         waiting = sum(self.depths().values())
         if self.vhost is None:
-            client = redis.Redis.from_url(self.url)
-            return waiting + int(client.hlen("unacked"))  # type: ignore[arg-type]
+            return waiting + int(self._handle.hlen("unacked"))
         rows = _rabbitmqctl("list_queues", "-p", self.vhost, "name", "messages_unacknowledged")
         return waiting + sum(_counts(rows).values())
 
@@ -68,7 +58,7 @@ class Broker:
 
 def _counts(rows: str) -> dict[str, int]:
     found = dict(line.split("\t") for line in rows.splitlines() if "\t" in line)
-    return {q: int(found.get(q, 0)) for q in TWEETFEED_QUEUES}
+    return {q: int(found.get(q, 0)) for q in QUEUES}
 
 
 def _rabbitmqctl(*args: str) -> str:

@@ -37,9 +37,11 @@ def queue_depths(broker: Any) -> dict[str, int]:
         return dict(zip(QUEUES, pipe.execute(), strict=True))
     depths = {}
     with Connection(broker, connect_timeout=5) as conn:
+        channel = conn.channel()
         for queue in QUEUES:
             try:
-                depths[queue] = int(conn.channel().queue_declare(queue, passive=True)[1])
+                depths[queue] = int(channel.queue_declare(queue, passive=True).message_count)
             except conn.channel_errors:  # no such queue yet: nothing waits in it
                 depths[queue] = 0
+                channel = conn.channel()  # the broker closed the channel that asked
     return depths

@@ -31,9 +31,7 @@ def create_app(
         description="Status, feeds, filter terms and follows of a tweetfeed pipeline.",
     )
     templates = environment(settings.template_dir)
-    broker = None
-    if settings.celery_broker_url != settings.redis_url:
-        broker = depths.broker_of(settings.celery_broker_url)
+    broker = depths.broker_of(settings.celery_broker_url, settings.redis_url, rt.redis)
     app.state.web = Web(settings, rt, bind_host or settings.web_host, templates, broker)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.include_router(feeds_api.router)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from models import Activity, Follow
 from pipeline.bus.client import Client
-from tests.brokers import rabbitmq
+from tests.brokers import env_for, rabbitmq
 from tests.conftest import QUEUES, Database
 from tests.helpers import BIN, ROOT, free_port, wait_until, worker
 from tests.scenario import own_env, own_pipeline
@@ -70,7 +70,7 @@ def test_a_worker_sigkilled_mid_fan_out_loses_nothing_on_rabbitmq(
     followers, activities = 600, 20
     feeds, env = own_env(db, tmp_path, FANOUT_CHUNK_SIZE="20", BATCH_WAIT_MS="50")
     with rabbitmq() as broker, ExitStack() as stack:
-        env = {**env, "TWEETFEED_BROKER_URL": broker.url}
+        env = env_for(broker, env)
         first = stack.enter_context(worker(env, tmp_path / "w1.log", QUEUES, 2))
         with Client(broker.url) as client:
             client.follow_many([{"feed": f"timeline:f{n}", "target": "user:1"}
