@@ -6,6 +6,7 @@ from pipeline.bus.depths import is_redis
 from pipeline.bus.routes import POLL_FILTER_TERMS, QUEUES, ROUTES
 from pipeline.bus.sender import queue
 from pipeline.settings import get_settings
+from pipeline.store.redis_client import refuse_as_broker
 
 _settings = get_settings()
 
@@ -13,6 +14,7 @@ broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
 # On Redis, a worker takes a task and records it as unacknowledged in one step (workers/broker.py).
 if is_redis(broker_url):
+    refuse_as_broker(broker_url)
     broker_transport = "workers.broker:Transport"
 # A task whose worker died is redelivered after this long (acks_late on Redis). It must
 # exceed the longest task: a task still running then is delivered a second time (harmless,

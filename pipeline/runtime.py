@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Any, Protocol
 
-import redis as redis_lib
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.bus.sender import TaskSender
 from pipeline.settings import Settings, get_settings
+from pipeline.store import redis_client
 from pipeline.store.engine import sessionmaker_for, transaction
 
 
@@ -44,7 +44,7 @@ class Runtime:
     def from_settings(cls, settings: Settings | None = None) -> Runtime:
         """A runtime on new connections to the configured database and Redis."""
         settings = settings or get_settings()
-        redis = redis_lib.Redis.from_url(settings.redis_url)
+        redis = redis_client.connect(settings.redis_url)
         return cls(sessionmaker_for(settings.database_url), redis, settings)
 
     def _sender(self) -> Sender:

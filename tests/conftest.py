@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store.engine import make_engine, make_sessionmaker
 from pipeline.store.migrate import upgrade
+from pipeline.store.redis_client import connect, is_cluster
+from tests import cluster
 from tests.brokers import Broker
 from tests.helpers import BIN, ROOT, clean_env, wait_until
 
@@ -37,7 +40,7 @@ ADMIN_URLS = {
     "mariadb": os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/mysql"),
 }
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REDIS_DB = {"unit": 10, "postgresql": 11, "mariadb": 12, "sqlite": 13}
+REDIS_DB = {"unit": 10, "postgresql": 11, "mariadb": 12, "sqlite": 13, "cluster-broker": 9}
 DIALECTS = ["postgresql", "mariadb", "sqlite"]
 QUEUES = "control,fanout,ingest,fanout_low"  # in priority order, as a worker takes them
 
@@ -126,6 +129,33 @@ def redis_client() -> Any:
     return client
 
 
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis Cluster of three masters of this session's own (``tests.cluster``)."""
+    why = cluster.missing()
+    if why is not None:
+        unavailable("a Redis Cluster", RuntimeError(why))
+    with cluster.redis_cluster(tmp_path_factory.mktemp("cluster")) as made:
+        yield made.url
+
+
+@pytest.fixture
+def cluster_client(redis_cluster_url: str) -> Any:
+    """A ``RedisCluster`` client of the session's cluster, every master emptied."""
+    client = connect(redis_cluster_url)
+    assert is_cluster(client)
+    client.flushall(target_nodes=client.PRIMARIES)
+    return client
+
+
+@pytest.fixture(params=["server", "cluster"])
+def feeds_redis(request: pytest.FixtureRequest) -> Any:
+    """The feeds' Redis, emptied: the test server, or a Redis Cluster (feeds on three masters)."""
+    return request.getfixturevalue(
+        "redis_client" if request.param == "server" else "cluster_client"
+    )
+
+
 @dataclass
 class Pipeline:
     """A real Celery worker subprocess bound to one database and its own Redis database."""
@@ -142,7 +172,7 @@ class Pipeline:
 
     def idle(self) -> bool:
         """True once every parked batch has been stored and released and no task waits."""
-        if self.redis.keys("tweetfeed:batch:*"):
+        if any(self.redis.scan_iter("{tweetfeed}:batch:*", count=1000)):
             return False
         return not (self.broker.depths()["ingest"] if self.broker else self.redis.llen("ingest"))
 
@@ -182,20 +212,45 @@ def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
     redis_url, client = _redis(REDIS_DB[database.dialect])
     client.flushdb()
     var = tmp_path_factory.mktemp("var")
+    with _session_worker(database, redis_url, client, var, redis_url) as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def cluster_worker(
+    database: Database, redis_cluster_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    """:func:`worker`, its feeds and batches in the session's Redis Cluster, its broker a
+    database of the test Redis server."""
+    broker_url, broker = _redis(REDIS_DB["cluster-broker"])
+    broker.flushdb()
+    client = connect(redis_cluster_url)
+    client.flushall()
+    var = tmp_path_factory.mktemp("var")
+    with _session_worker(database, redis_cluster_url, client, var, broker_url) as made:
+        yield made
+
+
+@contextmanager
+def _session_worker(
+    database: Database, redis_url: str, client: Any, var: Path, broker_url: str
+) -> Iterator[Pipeline]:
     env = clean_env(
         TWEETFEED_DATABASE_URL=database.url,
         TWEETFEED_REDIS_URL=redis_url,
+        TWEETFEED_BROKER_URL=broker_url,
         TWEETFEED_VAR_DIR=str(var),
         TWEETFEED_BATCH_WAIT_MS="50",
         # Small enough that the feed tests reach chunked fan-outs and celebrities.
         TWEETFEED_CELEBRITY_THRESHOLD="5",
         TWEETFEED_FANOUT_CHUNK_SIZE="2",
     )
-    log_path = Path(var) / "worker.log"
+    log_path = var / "worker.log"
+    name = f"test-{database.dialect}{'-cluster' if broker_url != redis_url else ''}@%h"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "workers", "worker", "-Q", QUEUES, "-c", "2",
-             "--loglevel=INFO", "-n", f"test-{database.dialect}@%h"],
+             "--loglevel=INFO", "-n", name],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -203,7 +258,8 @@ def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
                    60, "the Celery worker to start")  # fmt: skip
         if process.poll() is not None:
             pytest.fail("celery worker exited:\n" + log_path.read_text()[-3000:])
-        yield Pipeline(database, redis_url, client, env)
+        broker = None if broker_url == redis_url else Broker(broker_url)
+        yield Pipeline(database, redis_url, client, env, broker)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -215,9 +271,14 @@ def worker(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def pipeline(worker: Pipeline) -> Pipeline:
     """The worker of the current dialect, with an emptied database and no leftover batches."""
+    return fresh(worker)
+
+
+def fresh(worker: Pipeline) -> Pipeline:
+    """``worker`` once it is idle, its database and its tweetfeed keys emptied."""
     worker.wait_settled()
     worker.db.clear()
-    stale = worker.redis.keys("tweetfeed:*")
+    stale = [k for p in ("tweetfeed:*", "{tweetfeed}:*") for k in worker.redis.scan_iter(p)]
     if stale:
         worker.redis.delete(*stale)
     return worker

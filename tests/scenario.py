@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from pipeline.bus.client import Client
+from pipeline.store.redis_client import connect
 from tests.brokers import broker_of, env_for
 from tests.conftest import QUEUES, TEST_REDIS_URL, Database, Pipeline
 from tests.factories import line, v1_entities, v1_retweet, v1_tweet, v2_line
@@ -82,12 +83,18 @@ def own_env(db: Database, var: Path, **settings: str) -> tuple[Any, dict[str, st
 
 @contextmanager
 def own_pipeline(
-    db: Database, var: Path, name: str, broker: str = "redis", concurrency: int = 1, **settings: str
-) -> Iterator[Pipeline]:
+    db: Database, var: Path, name: str, broker: str = "redis", concurrency: int = 1,
+    redis_url: str | None = None, **settings: str,
+) -> Iterator[Pipeline]:  # fmt: skip
     """A worker of the test's own on every queue (see :func:`own_env`), as a Pipeline; on
-    ``broker`` "rabbitmq", with a RabbitMQ vhost of its own as the broker."""
+    ``broker`` "rabbitmq", with a RabbitMQ vhost of its own as the broker. ``redis_url``: the
+    Redis of feeds and batches is that one (a Redis Cluster, say), the broker stays apart."""
     client, env = own_env(db, var, BATCH_WAIT_MS="50", **settings)
+    if redis_url is not None:
+        client = connect(redis_url)
+        env = {**env, "TWEETFEED_REDIS_URL": redis_url}
     with broker_of(broker, OWN_REDIS_URL) as made:
         env = env_for(made, env)
+        apart = made if made.vhost or redis_url is not None else None
         with worker(env, var / f"{name}.log", QUEUES, concurrency=concurrency):
-            yield Pipeline(db, OWN_REDIS_URL, client, env, made if made.vhost else None)
+            yield Pipeline(db, redis_url or OWN_REDIS_URL, client, env, apart)

@@ -13,6 +13,7 @@ from celery.signals import heartbeat_sent, task_received, worker_ready, worker_s
 from pipeline.bus import depths, reclaim
 from pipeline.control import presence
 from pipeline.settings import get_settings
+from pipeline.store import redis_client
 from workers.queue_order import QueueOrder
 
 app = Celery("tweetfeed", include=["workers.tasks"])
@@ -24,7 +25,7 @@ _client: Any = None
 def _announce(hostname: str, queues: list[str]) -> None:
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(get_settings().redis_url)
+        _client = redis_client.connect(get_settings().redis_url)
     # A missed beat only hides the worker until its next heartbeat, two seconds on.
     with contextlib.suppress(redis.exceptions.RedisError):
         presence.beat(_client, hostname, queues)

@@ -8,6 +8,7 @@ sends). ``tests/bus/test_schemas.py`` holds the two to each other.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -88,7 +89,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "lines": {"type": "array", "items": {"type": "string"},
                       "description": "raw stream lines (v1.1 or v2 JSON), one per item"},
-            "batch": {"type": "string", "pattern": f"^{KEY_PREFIX}",
+            "batch": {"type": "string", "pattern": "^" + re.escape(KEY_PREFIX),
                       "description": "the listener's parked batch (Redis key)"},
             "source": {"type": "string", "minLength": 1, "maxLength": 255},
             "received_at": {"type": ["number", "null"], "minimum": 0,

@@ -108,11 +108,10 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 
 
 def print_status(settings: Settings) -> None:
-    import redis
-
     from pipeline.control.status import gather
+    from pipeline.store import redis_client
 
-    facts = gather(settings, redis.Redis.from_url(settings.redis_url))
+    facts = gather(settings, redis_client.connect(settings.redis_url))
     console = Console()
     console.print(_table(
         "listeners", ["keys", "state", "host", "pid", "tweets", "last heartbeat", "last error"],

@@ -164,6 +164,7 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
     import redis
 
     from pipeline.control import apikeys
+    from pipeline.store import redis_client
     from pipeline.store.engine import sessionmaker_for, transaction
     from pipeline.stream.batcher import Batcher
     from pipeline.stream.live import LiveListener
@@ -183,7 +184,7 @@ def cmd_listen_live(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets(secrets))
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client.connect(settings.redis_url)
     try:
         sink, closing = _live_sink(args, settings, name)
     except redis.RedisError as exc:

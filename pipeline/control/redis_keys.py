@@ -1,26 +1,30 @@
 """Every Redis key the control side uses: worker presence, listener counters and rates, and the
-channel that tells listeners the filter terms changed."""
+channel that tells listeners the filter terms changed; and the namespace every tweetfeed key
+but the feeds is under.
+
+NAMESPACE is a Redis Cluster hash tag: every key under it hashes to one slot, so the scripts,
+MULTIs and multi-key commands among them run on a cluster as on one server. Feeds
+(``tweetfeed:feed:*``) are named without it and spread over the cluster's slots.
+"""
 
 from __future__ import annotations
 
-WORKER = "tweetfeed:worker:{hostname}"
-RATE = "tweetfeed:rate:{minute}"
-LISTENER = "tweetfeed:listener:{keys}"
-CONTROL_CHANNEL = "tweetfeed:control"
-TERMS_FINGERPRINT = "tweetfeed:terms:fingerprint"
+NAMESPACE = "{tweetfeed}:"
+CONTROL_CHANNEL = NAMESPACE + "control"
+TERMS_FINGERPRINT = NAMESPACE + "terms:fingerprint"
 
 
 def worker(hostname: str) -> str:
-    return WORKER.format(hostname=hostname)
+    return NAMESPACE + "worker:" + hostname
 
 
 def rate(minute: int) -> str:
     """Tweets counted in one minute (a hash: ``total`` and one field per term)."""
-    return RATE.format(minute=minute)
+    return f"{NAMESPACE}rate:{minute}"
 
 
 def listener(keys_name: str) -> str:
-    return LISTENER.format(keys=keys_name)
+    return NAMESPACE + "listener:" + keys_name
 
 
 def term_field(term_id: int | str) -> str:

@@ -1,7 +1,7 @@
 """The hydrated cache: activities, tweets and users as ready JSON in Redis, so that a page of a
 feed is read in one round trip and no SQL (Mastodon caches rendered statuses the same way).
 
-Keys, all under ``tweetfeed:hyd:``:
+Keys, all under ``{tweetfeed}:hyd:``:
 
 - ``b:a:<member>``: an activity: a first line naming its references (actor, object, target and
   the foreign tweet of ``pipeline.feeds.enrich.foreign_ref``, tab-separated, "" for none), then
@@ -37,14 +37,27 @@ from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from pipeline.control.redis_keys import NAMESPACE
 from pipeline.feeds import ids
-from pipeline.feeds.hydrated_scripts import FILL, FORGET, LOOKUP, OBJECTS, PAGE_SCRIPT
+from pipeline.feeds.hydrated_scripts import (
+    CHECKED_LOOKUP,
+    FEED_PAGE,
+    FILL,
+    FORGET,
+    LOOKUP,
+    OBJECTS,
+    PAGE_SCRIPT,
+)
 from pipeline.feeds.storage import packed
 from pipeline.feeds.storage.packed import evalsha_many
 from pipeline.feeds.storage.redis_scripts import BUILT, EPOCH
 from pipeline.runtime import Runtime
+from pipeline.store import redis_client
 
-PREFIX = "tweetfeed:hyd:"
+PREFIX = NAMESPACE + "hyd:"
+# The key the cache's scripts are called with: on a Redis Cluster it sends them to the master of
+# the {tweetfeed} slot, where every key they touch lives. The scripts do not read it.
+ROUTE = [PREFIX]
 HOLD_SECONDS = 600
 KINDS = ("activity", "tweet", "user")  # the kinds with an epoch: what the cache may hold
 SCRIPT_BATCH = 1000
@@ -90,10 +103,13 @@ def page_call(
     mode = "before" if before is not None else "after" if after is not None else "newest"
     cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    keys = [ids.redis_key(feed), ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED, ids.READS]
+    keys = [ids.redis_key(feed), *CHECKED_KEYS]
     owner = ids.owner(feed) or ""
     return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner,
                   "1" if mark else ""]  # fmt: skip
+
+
+CHECKED_KEYS = [ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED, ids.READS]
 
 
 class HydratedCache:
@@ -101,7 +117,10 @@ class HydratedCache:
 
     def __init__(self, redis: Any, seconds: int) -> None:
         self.redis, self.seconds = redis, seconds
+        self.cluster = redis_client.is_cluster(redis)
         self._page = redis.register_script(PAGE_SCRIPT)
+        self._feed_page = redis.register_script(FEED_PAGE)
+        self._checked = redis.register_script(CHECKED_LOOKUP)
         self._lookup = redis.register_script(LOOKUP)
         self._objects = redis.register_script(OBJECTS)
         self._fill = redis.register_script(FILL)
@@ -114,21 +133,30 @@ class HydratedCache:
         """A page of ``feed`` (see :func:`page_call`) with its cached JSON; None when only the
         SQL path can tell the page."""
         keys, args = page_call(feed, limit, offset, before, after, mark)
-        return reply(self._page(keys=keys, args=args))
+        if not self.cluster:
+            return reply(self._page(keys=keys, args=args))
+        # The feed and the cache are on different masters: the page, then the rest.
+        page = self._feed_page(keys=keys[:1], args=args[1:5])
+        head = [PREFIX, *args[5:]]
+        if page[0] != b"ok":
+            if mark:
+                self._checked(keys=CHECKED_KEYS, args=[*head, ""])
+            return None
+        return reply(self._checked(keys=CHECKED_KEYS, args=[*head, "page", *page[1:]]))
 
     def lookup(self, items: Iterable[tuple[int, int]]) -> Lookup:
         """The cached JSON of items already paged: (activity id, score) pairs."""
         args: list[Any] = [PREFIX]
         for activity_id, score in items:
             args += (ids.member(activity_id), score)
-        found = reply(self._lookup(args=args))
+        found = reply(self._lookup(keys=ROUTE, args=args))
         assert found is not None
         return found
 
     def objects(self, refs: Sequence[str]) -> dict[str, bytes | None]:
         if not refs:
             return {}
-        return dict(zip(refs, self._objects(args=[PREFIX, *refs]), strict=True))
+        return dict(zip(refs, self._objects(keys=ROUTE, args=[PREFIX, *refs]), strict=True))
 
     def fill(self, entries: Sequence[tuple[str, str, bytes, bytes]]) -> None:
         """Store (name, kind, epoch seen, blob) entries where no change came in between."""
@@ -136,12 +164,12 @@ class HydratedCache:
             args: list[Any] = [PREFIX, self.seconds]
             for entry in entries[start : start + SCRIPT_BATCH]:
                 args += entry
-            self._fill(args=args)
+            self._fill(keys=ROUTE, args=args)
 
     def forget(self, phase: str, kinds: Sequence[str], names: Sequence[str]) -> None:
         head = [PREFIX, phase, HOLD_SECONDS, len(kinds), *kinds]
         parts = range(0, max(len(names), 1), SCRIPT_BATCH)
-        calls = [((), [*head, *names[start : start + SCRIPT_BATCH]]) for start in parts]
+        calls = [(ROUTE, [*head, *names[start : start + SCRIPT_BATCH]]) for start in parts]
         evalsha_many(self.redis, self._forget, calls)
 
 
@@ -181,7 +209,7 @@ def _object_names(kind: str, keys: Iterable[int]) -> list[str]:
 
 def _refresh(redis: Any, kinds: Sequence[str], keys: Sequence[str]) -> None:
     bumps = [("INCR", PREFIX + "epoch:" + kind) for kind in kinds]
-    packed.commands(redis, [("MULTI",), *bumps, ("DEL", *keys), ("EXEC",)])
+    packed.commands(redis, [("MULTI",), *bumps, ("DEL", *keys), ("EXEC",)], route=PREFIX)
 
 
 def forget(rt: Runtime, *, activities: Iterable[int] = (), tweets: Iterable[int] = ()) -> None:

@@ -29,41 +29,94 @@ local function hydrate(P, out)
 end
 """
 
+# The page of a feed, newest first, or nil when the feed has no item ``member`` to page from.
+_FEED_PAGE = (
+    CURSOR_PAGE
+    + """
+local function feed_page(key, limit, offset, mode, member)
+  if mode == 'newest' then
+    return redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES')
+  end
+  local raw = redis.call('ZSCORE', key, member)
+  if not raw then return nil end
+  local out = cursor_page(key, tonumber(raw), member, limit, offset, mode)
+  if mode == 'after' then
+    local flipped = {}
+    for i = #out - 1, 1, -2 do
+      flipped[#flipped + 1] = out[i]; flipped[#flipped + 1] = out[i + 1]
+    end
+    out = flipped
+  end
+  return out
+end
+"""
+)
+
+# Records the read (ARGV[first + 3] '1': active-only fan-out) and says whether Redis alone can
+# answer the page: no celebrity to merge, the feed held whole, no mutes, blocks or words of its
+# owner (or who has any not known). KEYS from ``first``: celebrities, epoch, built, filtered,
+# reads; ARGV from ``arg``: sentinel, feed, owner, mark.
+_ANSWERABLE = """
+local function answerable(first, arg)
+  local celebs, epoch, built, filtered = KEYS[first], KEYS[first + 1], KEYS[first + 2],
+                                         KEYS[first + 3]
+  local sentinel, feed, owner = ARGV[arg], ARGV[arg + 1], ARGV[arg + 2]
+  if ARGV[arg + 3] == '1' then
+    local t = redis.call('TIME')
+    redis.call('ZADD', KEYS[first + 4],
+               tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), feed)
+  end
+  local life = redis.call('GET', epoch)
+  if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
+     or not life or redis.call('HGET', built, feed) ~= life then
+    return false
+  end
+  return owner == '' or (redis.call('SISMEMBER', filtered, sentinel) == 1
+                         and redis.call('SISMEMBER', filtered, owner) == 0)
+end
+"""
+
 # A page of a Redis feed (as storage.redis pages it) and everything cached for it, or 'slow'
 # when the page needs SQL: a celebrity to merge, a feed to rebuild, a cursor the feed lacks.
 PAGE_SCRIPT = (
     _HYDRATE
-    + CURSOR_PAGE
+    + _ANSWERABLE
+    + _FEED_PAGE
     + """
-local key, celebs, epoch, built = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local P, limit, offset, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local member, sentinel, feed, owner = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-if ARGV[9] == '1' then  -- active-only fan-out: the feed was read now
-  local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[6], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), feed)
-end
-local life = redis.call('GET', epoch)
-if redis.call('SCARD', celebs) ~= 1 or redis.call('SISMEMBER', celebs, sentinel) == 0
-   or not life or redis.call('HGET', built, feed) ~= life
-   or redis.call('EXISTS', key) == 0 then
-  return {'slow'}
-end
-if owner ~= '' and (redis.call('SISMEMBER', KEYS[5], sentinel) == 0
-                    or redis.call('SISMEMBER', KEYS[5], owner) == 1) then
-  return {'slow'}  -- the owner's mutes, blocks or words apply (or who has any is not known)
-end
-if mode == 'newest' then
-  return hydrate(P, redis.call('ZREVRANGE', key, offset, offset + limit - 1, 'WITHSCORES'))
-end
-local raw = redis.call('ZSCORE', key, member)
-if not raw then return {'slow'} end
-local out = cursor_page(key, tonumber(raw), member, limit, offset, mode)
-if mode == 'after' then
-  local flipped = {}
-  for i = #out - 1, 1, -2 do flipped[#flipped + 1] = out[i]; flipped[#flipped + 1] = out[i + 1] end
-  out = flipped
-end
+local key, P, limit, offset, mode = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local member = ARGV[5]
+if not answerable(2, 6) or redis.call('EXISTS', key) == 0 then return {'slow'} end
+local out = feed_page(key, limit, offset, mode, member)
+if not out then return {'slow'} end
 return hydrate(P, out)
+"""
+)
+
+# On a Redis Cluster the page is two calls: FEED_PAGE on the feed's master (the page, or
+# 'slow'), then CHECKED_LOOKUP on the master of the {tweetfeed} slot (the checks PAGE_SCRIPT
+# makes first, the read mark, and the cached JSON).
+FEED_PAGE = (
+    _FEED_PAGE
+    + """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return {'slow'} end
+local out = feed_page(key, tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4])
+if not out then return {'slow'} end
+table.insert(out, 1, 'ok')
+return out
+"""
+)
+
+# KEYS: celebrities, epoch, built, filtered, reads. ARGV: prefix, sentinel, feed, owner, mark
+# ('1': record the read), then 'page' and FEED_PAGE's member, score pairs ('': mark only).
+CHECKED_LOOKUP = (
+    _HYDRATE
+    + _ANSWERABLE
+    + """
+if not answerable(1, 2) or ARGV[6] ~= 'page' then return {'slow'} end
+local out = {}
+for i = 7, #ARGV do out[#out + 1] = ARGV[i] end
+return hydrate(ARGV[1], out)
 """
 )
 

@@ -13,17 +13,18 @@ import re
 from enum import Enum
 from functools import cache
 
+from pipeline.control.redis_keys import NAMESPACE
 from pipeline.settings import Settings
 
 FEED_RE = re.compile(r"[a-z][a-z0-9_]{0,31}:[\w-]{1,150}")
 PREFIX = "tweetfeed:feed:"
-CELEBRITIES = "tweetfeed:celebrities"
+CELEBRITIES = NAMESPACE + "celebrities"
 # Kept in the celebrity set so that an empty set and a lost one can be told apart.
 CELEBRITY_SENTINEL = "~"
 # Every user with a mute, block or muted word (``pipeline.feeds.filters``), and the same sentinel.
-FILTERED = "tweetfeed:filtered"
+FILTERED = NAMESPACE + "filtered"
 # When each feed was last read (a sorted set: member the feed, score ms), for active-only fan-out.
-READS = "tweetfeed:feeds:read"
+READS = NAMESPACE + "feeds:read"
 # The feeds a user's filters apply to, by slug: the key is the user.
 OWNED_SLUGS = ("timeline", "timeline_aggregated", "notification")
 MEMBER_WIDTH = 19  # digits of the largest BIGINT

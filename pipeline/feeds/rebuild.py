@@ -22,7 +22,7 @@ def rebuild_feed(rt: Runtime, sql: SqlFeedStore, cache: RedisFeedStore, feed: st
 def rebuild(rt: Runtime, feeds: Sequence[str] = ()) -> dict[str, int]:
     """Recompute the celebrity set, then write the listed feeds (if none, every feed with rows
     or follows) into Redis from SQL; return each feed's item count."""
-    cache = RedisFeedStore(rt.redis, copies.max_length(rt))
+    cache = copies.redis_feeds(rt)
     counts: dict[str, int] = {}
     with rt.sessions() as session:
         follows.recompute_celebrities(session, rt.redis, rt.settings.celebrity_threshold)

@@ -14,9 +14,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-KEY_PREFIX = "tweetfeed:batch:"
-STATS_KEY = "tweetfeed:stats"
-ATTEMPT_PREFIX = "tweetfeed:attempt:"
+from pipeline.control.redis_keys import NAMESPACE
+
+KEY_PREFIX = NAMESPACE + "batch:"
+STATS_KEY = NAMESPACE + "stats"
+ATTEMPT_PREFIX = NAMESPACE + "attempt:"
 
 
 def new_key() -> str:

@@ -37,6 +37,7 @@ import redis as redis_lib
 
 from pipeline.bus import depths
 from pipeline.ingest import parked
+from pipeline.store import redis_client
 from pipeline.stream.batcher import Batch
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def _slug(source: str) -> str:
 def servers(redis_url: str, broker_url: str) -> list[Any]:
     """Clients of the Redis servers a handed-on batch lives on: the parked lines' server, then
     the broker's when that is another Redis server (a RabbitMQ broker keeps its own queues)."""
-    found = [redis_lib.Redis.from_url(redis_url)]
+    found = [redis_client.server_of(redis_client.connect(redis_url), parked.KEY_PREFIX)]
     if depths.is_redis(broker_url):
         broker = redis_lib.Redis.from_url(broker_url)
         mine = found[0].connection_pool.connection_kwargs

@@ -12,6 +12,8 @@ import socket
 import uuid
 from typing import Any
 
+from pipeline.control.redis_keys import NAMESPACE
+
 _RENEW = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
@@ -24,7 +26,7 @@ _RELEASE = (
 def lock_key(bearer_token: str) -> str:
     """The lock's Redis key: a hash of the token, which never shows the token itself."""
     digest = hashlib.sha256(b"tweetfeed stream lock\0" + bearer_token.encode()).hexdigest()
-    return f"tweetfeed:lock:stream:{digest[:32]}"
+    return f"{NAMESPACE}lock:stream:{digest[:32]}"
 
 
 class StreamLock:

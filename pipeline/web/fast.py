@@ -20,6 +20,7 @@ from pipeline.feeds import hydrated, ids
 from pipeline.feeds.hydrated_scripts import PAGE_SCRIPT
 from pipeline.feeds.pages import ready
 from pipeline.feeds.read import FlatFeed
+from pipeline.store import redis_client
 from pipeline.web.deps import Web
 from pipeline.web.feeds_api import (
     CURSOR_DIGITS,
@@ -98,8 +99,10 @@ class CachedFeedsApp(FastAPI):
         if scope["type"] == "lifespan":
             await super().__call__(scope, self._closing(receive), send)
             return
-        if scope["type"] == "http" and scope["method"] == "GET":
-            web: Web = self.state.web
+        web: Web = self.state.web
+        # The page script reads a feed and the cache in one call: one server, not a cluster.
+        fast = not redis_client.is_cluster(web.rt.redis)
+        if scope["type"] == "http" and scope["method"] == "GET" and fast:
             if self._pages is None:
                 self._pages = Pages(web.rt.redis)
             body = await cached_body(web, self._pages, scope["path"], scope["query_string"])

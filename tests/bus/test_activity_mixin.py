@@ -50,7 +50,7 @@ class Pin(AppBase, Activity):
 def app_sessions(pipeline: Pipeline) -> Iterator[sessionmaker[Session]]:
     AppBase.metadata.create_all(pipeline.db.engine)
     sessions = sessionmaker(pipeline.db.engine)
-    with Client(pipeline.redis_url) as client:
+    with Client(pipeline.broker_url) as client:
         publish_activities(sessions, client)
         yield sessions
     AppBase.metadata.drop_all(pipeline.db.engine)
@@ -104,7 +104,7 @@ def test_rows_publish_their_activity_after_commit_and_remove_it_on_delete(
     pipeline.wait_settled()
     assert [f for f, _, _ in shown(pipeline, "timeline:1")] == ["app_pins:5", "app_pins:1"]
 
-    with app_sessions() as session, Client(pipeline.redis_url) as client:
+    with app_sessions() as session, Client(pipeline.broker_url) as client:
         publish_again(session.get_one(Pin, 1), client)  # stored once however often it is sent
     pipeline.wait_settled()
     assert [f for f, _, _ in shown(pipeline, "user:42")] == ["app_pins:5", "app_pins:1"]

@@ -15,7 +15,7 @@ from pipeline.bus.errors import PayloadError
 ACT = {"actor": "user:1", "verb": "like", "object": "tweet:2"}
 GOOD: list[tuple[str, dict[str, Any]]] = [
     (routes.INGEST_BATCH, {"lines": ["{}"], "source": "app"}),
-    (routes.INGEST_BATCH, {"batch": "tweetfeed:batch:ab12", "source": "x", "received_at": 1.5,
+    (routes.INGEST_BATCH, {"batch": "{tweetfeed}:batch:ab12", "source": "x", "received_at": 1.5,
                            "truncated": [[0, 70000]]}),
     (routes.ADD_ACTIVITY, ACT),
     (routes.ADD_ACTIVITY, {**ACT, "target": "board:9", "time": "2025-01-01T00:00:00Z",
@@ -46,7 +46,7 @@ BAD: list[tuple[str, Any]] = [
     (routes.FILTER, {"user": "7", "words": ["ok"], "colour": "red"}),
     (routes.UNFILTER, {"user": "7", "mute": ["1"] * 101}),
     (routes.INGEST_BATCH, {"source": "x"}),
-    (routes.INGEST_BATCH, {"lines": ["{}"], "batch": "tweetfeed:batch:1"}),
+    (routes.INGEST_BATCH, {"lines": ["{}"], "batch": "{tweetfeed}:batch:1"}),
     (routes.INGEST_BATCH, {"lines": "{}"}),
     (routes.INGEST_BATCH, {"lines": [1]}),
     (routes.INGEST_BATCH, {"batch": "elsewhere:1"}),

@@ -1,4 +1,5 @@
-"""The pipeline end to end on each broker: Redis, and RabbitMQ (a vhost of quorum queues).
+"""The pipeline end to end on each broker: Redis, and RabbitMQ (a vhost of quorum queues), and
+with its feeds in a Redis Cluster.
 A follow graph sent as tasks, a stream replayed by the listener, a worker that parses, stores
 and fans out, and every feed exact; on RabbitMQ, the listener's task carries a reference to
 its parked batch as plain JSON."""
@@ -35,9 +36,18 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(params=["redis", "rabbitmq"])
+@pytest.fixture(params=["redis", "rabbitmq", "redis-cluster"])
 def pipeline_on(request: pytest.FixtureRequest, db: Database, tmp_path: Path) -> Iterator[Pipeline]:
-    with own_pipeline(db, tmp_path, "worker", request.param, 2, FANOUT_CHUNK_SIZE="2") as made:
+    """A worker on Redis, on RabbitMQ, or with its feeds and batches in a Redis Cluster (the
+    broker then a Redis server apart)."""
+    cluster = None
+    if request.param == "redis-cluster":
+        cluster = request.getfixturevalue("redis_cluster_url")
+        request.getfixturevalue("cluster_client")  # emptied
+    broker = "rabbitmq" if request.param == "rabbitmq" else "redis"
+    with own_pipeline(
+        db, tmp_path, "worker", broker, 2, redis_url=cluster, FANOUT_CHUNK_SIZE="2"
+    ) as made:
         yield made
 
 

@@ -89,7 +89,7 @@ def shows_what_it_does(output: str, database: Path) -> None:
     replaying = "SELECT count(*) FROM stream_processes WHERE state = 'replaying'"
     wait_until(lambda: scalar(replaying) == 1, 30, "the replay among the listeners")
     minute = int(time.time() // 60)
-    counted = lambda: any(int(client.hget(f"tweetfeed:rate:{m}", "all") or 0)  # noqa: E731
+    counted = lambda: any(int(client.hget(f"{{tweetfeed}}:rate:{m}", "all") or 0)  # noqa: E731
                           for m in (minute - 1, minute, minute + 1))  # fmt: skip
     wait_until(counted, 30, "replayed tweets counted per minute")
     wait_until(lambda: client.zcard(f"tweetfeed:feed:timeline:{reader.group(1)}"), 60,

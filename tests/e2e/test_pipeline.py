@@ -140,7 +140,7 @@ def test_many_batches_from_a_synthetic_stream_are_all_stored(
     deleted = {int(m["delete"]["status"]["id"]) for m in json_lines(path) if "delete" in m}
     assert stored_ids(pipeline) == wanted - deleted
     assert stored == len(wanted - deleted)
-    stats = pipeline.redis.hgetall("tweetfeed:stats")
+    stats = pipeline.redis.hgetall("{tweetfeed}:stats")
     assert int(stats[b"lines"]) == 3000
 
 

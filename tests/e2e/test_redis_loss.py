@@ -161,7 +161,7 @@ def test_a_live_listener_hands_on_again_what_a_redis_restart_lost(
 
 
 def parked_lines(client: redis.Redis) -> int:
-    return sum(client.llen(key) for key in client.scan_iter("tweetfeed:batch:*"))
+    return sum(client.llen(key) for key in client.scan_iter("{tweetfeed}:batch:*"))
 
 
 def stored_ids(db: Database) -> set[int]:

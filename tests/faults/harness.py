@@ -109,7 +109,7 @@ class Scenario:
     def settled(self) -> bool:
         try:
             waiting = sum(self.redis.llen(q) for q in QUEUES) + self.redis.hlen("unacked")
-            return not waiting and not any(self.redis.scan_iter("tweetfeed:batch:*", count=1000))
+            return not waiting and not any(self.redis.scan_iter("{tweetfeed}:batch:*", count=1000))
         except redis.ConnectionError:
             return False
 

@@ -84,7 +84,7 @@ def test_unfollowing_with_keep_history_leaves_the_feed_what_it_held(pipeline: Pi
     assert shown(pipeline.runtime(), "timeline:1") == held
     assert shown(pipeline.runtime(), "timeline:10") == ["tweet:103", "tweet:102"]
     send(pipeline, "tweetfeed.unfollow", feed="timeline:1", target="user:3", keep_history=True)
-    with Client(pipeline.redis_url) as client:
+    with Client(pipeline.broker_url) as client:
         client.unfollow("timeline:10", "user:3", keep_history=True)
         client.unfollow("timeline:11", "user:3")
     pipeline.wait_settled()
@@ -101,7 +101,7 @@ def test_unfollowing_with_keep_history_leaves_the_feed_what_it_held(pipeline: Pi
 
 def test_unfollow_user_leaves_both_news_feeds(pipeline: Pipeline) -> None:
     graph_and_stream(pipeline)
-    with Client(pipeline.redis_url) as client:
+    with Client(pipeline.broker_url) as client:
         client.unfollow_user("1", "3")
     pipeline.wait_settled()
     assert shown(pipeline.runtime(), "timeline:1") == ["tweet:105", "tweet:101"]

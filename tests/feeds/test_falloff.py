@@ -58,5 +58,5 @@ def test_a_retweet_of_a_tweet_among_the_newest_items_is_left_out(
         rebuild(p.runtime(), ["timeline:20"])  # copied from SQL: the same rule over its items
         assert shown(p, "timeline:20") == fanned_out
         # As after a Redis loss: the next read copies the feed from SQL.
-        client.delete("tweetfeed:feeds:built", "tweetfeed:feed:timeline:20")
+        client.delete("{tweetfeed}:feeds:built", "tweetfeed:feed:timeline:20")
         assert shown(p, "timeline:20") == fanned_out

@@ -158,7 +158,7 @@ def test_a_delete_notice_takes_the_tweet_out_of_every_feed_it_reached(
     assert ("tweet", "tweet:105", ["user:2"]) not in groups(pipeline, "timeline_aggregated:1")
     with pipeline.db.sessions() as session:
         assert session.scalar(select(Activity.id).where(Activity.foreign_id == "tweet:105")) is None
-    redis_keys = pipeline.redis.keys("tweetfeed:feed:*")
+    redis_keys = list(pipeline.redis.scan_iter("tweetfeed:feed:*"))
     members = {m for k in redis_keys for m in pipeline.redis.zrange(k, 0, -1)}
     assert len(members) == 5, "the five remaining tweets, and no trace of 105 in Redis"
 
@@ -217,7 +217,7 @@ def everything_readable(p: Pipeline, rt: Runtime | None = None) -> dict[str, Any
 
 def redeclare_queues(p: Pipeline) -> None:
     """FLUSHDB also drops kombu's exchange bindings; declare them again for later tests."""
-    with Connection(p.redis_url) as conn:
+    with Connection(p.broker_url) as conn:
         for name in QUEUES:
             queue(name)(conn.default_channel).declare()
 
@@ -243,9 +243,9 @@ def test_after_redis_loses_everything_rebuild_and_reads_restore_the_same_feeds(
     assert everything_readable(pipeline) == before, "a read rebuilds what it finds missing"
     sql_only = replace(pipeline.runtime(), settings=replace(pipeline.runtime().settings,
                                                            feed_backend="sql"))  # fmt: skip
-    pipeline.redis.delete(*pipeline.redis.keys("tweetfeed:feed:*"))
+    pipeline.redis.delete(*list(pipeline.redis.scan_iter("tweetfeed:feed:*")))
     assert everything_readable(pipeline, sql_only) == before, "the SQL backend reads the same"
-    assert not pipeline.redis.keys("tweetfeed:feed:*"), "and never touches Redis feeds"
+    assert not list(pipeline.redis.scan_iter("tweetfeed:feed:*")), "and never touches Redis feeds"
 
 
 class NoSends:
@@ -264,7 +264,7 @@ def test_with_fan_out_disabled_ingest_stores_tweets_and_nothing_else(
     with pipeline.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Activity)) == 0
         assert session.scalar(select(func.count()).select_from(FeedItem)) == 0
-    assert not pipeline.redis.keys("tweetfeed:feed:*")
+    assert not list(pipeline.redis.scan_iter("tweetfeed:feed:*"))
 
 
 def test_apps_add_and_remove_activities_once_per_foreign_id(pipeline: Pipeline) -> None:

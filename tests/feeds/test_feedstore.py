@@ -5,6 +5,9 @@ The SQL backend runs on each database; the Redis backend beside each of them.
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +17,10 @@ from redis.exceptions import ResponseError
 from pipeline.feeds.storage import packed
 from pipeline.feeds.storage.base import FeedStore, Item
 from pipeline.feeds.storage.redis import RedisFeedStore
+from pipeline.feeds.storage.redis_cluster import ClusterFeedStore
 from pipeline.feeds.storage.sql import TRIM_MIN, SqlFeedStore
+from pipeline.store.redis_client import is_cluster
+from tests import cluster
 from tests.conftest import Database
 
 MAX = 5
@@ -24,10 +30,13 @@ def max_length(feed: str) -> int:
     return MAX if feed.startswith("small:") else 1000
 
 
-@pytest.fixture(params=["redis", "sql"])
+@pytest.fixture(params=["redis", "sql", "cluster"])
 def store(request: pytest.FixtureRequest, db: Database, redis_client: Any) -> Iterator[FeedStore]:
     if request.param == "redis":
         yield RedisFeedStore(redis_client, max_length)
+        return
+    if request.param == "cluster":
+        yield ClusterFeedStore(request.getfixturevalue("cluster_client"), max_length)
         return
     with db.sessions() as session:
         yield SqlFeedStore(session, max_length)
@@ -133,19 +142,69 @@ def test_scores_in_milliseconds_stay_exact(store: FeedStore) -> None:
     assert store.score("user:1", 1) == big
 
 
-def test_a_redis_that_forgot_the_write_script_is_taught_it_again(redis_client: Any) -> None:
+def test_a_redis_that_forgot_the_write_script_is_taught_it_again(feeds_redis: Any) -> None:
     """Writes send the script by its hash; a restarted or flushed server answers NOSCRIPT to
-    every call of the batch, and the batch is sent again once the script is loaded."""
-    store = RedisFeedStore(redis_client, max_length)
+    every call of the batch, and the batch is sent again once the script is loaded (on a
+    cluster, on each master that refused)."""
+    kind = ClusterFeedStore if is_cluster(feeds_redis) else RedisFeedStore
+    store = kind(feeds_redis, max_length)
     store.add([("user:1", Item(1, 1))])
-    redis_client.script_flush()
-    store.add([(f"user:{n}", Item(2, 2)) for n in range(1, 2500)])  # three calls, one trip
+    feeds_redis.script_flush()
+    store.add([(f"user:{n}", Item(2, 2)) for n in range(1, 2500)])  # one trip a server
     assert ids(store.page("user:1", 10)) == [2, 1]
-    assert redis_client.zcard("tweetfeed:feed:user:2499") == 1
+    assert feeds_redis.zcard("tweetfeed:feed:user:2499") == 1
     with pytest.raises(Exception, match="WRONGTYPE"):
-        redis_client.set("tweetfeed:feed:user:7", "not a feed")
+        feeds_redis.set("tweetfeed:feed:user:7", "not a feed")
         store.add([("user:7", Item(3, 3))])
     assert ids(store.page("user:1", 10)) == [2, 1], "the connection answers in step after it"
+
+
+def test_on_a_cluster_a_write_follows_a_slot_that_moved(cluster_client: Any) -> None:
+    """A client whose map of the slots is stale is answered MOVED: it reads the map again and
+    sends those calls again, and the items land on the master that holds the slot now."""
+    store = ClusterFeedStore(cluster_client, max_length)
+    feeds = [f"user:{n}" for n in range(50)]
+    store.add([(feed, Item(1, 1)) for feed in feeds])
+    key = "tweetfeed:feed:user:0"
+    slot = cluster_client.keyslot(key)
+    now = cluster_client.nodes_manager.get_node_from_slot(slot)
+    there = next(n for n in cluster_client.get_primaries() if n.name != now.name)
+    cluster.move_slot(cluster_client, slot, there)
+    assert cluster_client.nodes_manager.get_node_from_slot(slot).name == now.name, "stale map"
+    store.add([(feed, Item(2, 2)) for feed in feeds])
+    assert all(ids(store.page(feed, 10)) == [2, 1] for feed in feeds)
+    assert there.redis_connection.zcard(key) == 2
+    assert now.redis_connection.execute_command("CLUSTER COUNTKEYSINSLOT", slot) == 0
+
+
+def test_an_activity_removed_while_its_write_is_on_the_way_stays_out(feeds_redis: Any) -> None:
+    """However a write and a removal of its activity interleave, the activity is in no feed at
+    the end. One server: the write script reads the removal record. A cluster: the record is
+    read before the write and again after it, and a removal records before it takes out."""
+    kind = ClusterFeedStore if is_cluster(feeds_redis) else RedisFeedStore
+    store, remover = (kind(feeds_redis, max_length) for _ in range(2))
+    feeds = [f"timeline:{n}" for n in range(30)]
+    rounds = 150
+    start = threading.Barrier(2)
+
+    def write() -> None:
+        for n in range(1, rounds + 1):
+            start.wait()
+            store.write_one(feeds, Item(n, n), time.time())
+
+    def remove() -> None:
+        for n in range(1, rounds + 1):
+            start.wait()
+            time.sleep(random.random() / 2000)
+            remover.remove([(feed, n) for feed in feeds], [n])
+
+    threads = [threading.Thread(target=write), threading.Thread(target=remove)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    left = {feed: ids(store.page(feed, rounds)) for feed in feeds}
+    assert left == {feed: [] for feed in feeds}
 
 
 def test_packed_commands_answer_in_order_and_raise_the_first_error(redis_client: Any) -> None:

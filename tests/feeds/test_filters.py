@@ -14,6 +14,7 @@ from sqlalchemy import select
 from models import Activity, FeedItem
 from pipeline.bus.client import Client
 from pipeline.feeds.read import AggregatedFeed, FlatFeed, NotificationFeed, get_feed
+from pipeline.store.redis_client import is_cluster
 from pipeline.web import fast
 from tests.conftest import Pipeline
 from tests.feeds.test_feeds import author_stream
@@ -40,7 +41,7 @@ def in_redis(p: Pipeline, feed: str) -> list[str]:
 def test_mutes_and_muted_words_keep_activities_out_at_fan_out_and_an_unmute_gives_them_back(
     pipeline: Pipeline,
 ) -> None:
-    with Client(pipeline.redis_url) as client:
+    with Client(pipeline.broker_url) as client:
         client.mute(str(ALICE), str(CAROL))
         client.mute_words(str(ALICE), "FUN")
     pipeline.wait_settled()
@@ -87,11 +88,16 @@ def test_a_block_hides_at_read_time_what_is_there_and_pages_count_only_what_is_s
     assert [a.foreign_id for a in timeline[1:2]] == ["tweet:101"]
     with client_for(pipeline) as web:
         state = web.app.state.web  # type: ignore[attr-defined]
-        pages = fast.Pages(state.rt.redis)
         routed = [web.get(f"/api/feeds/timeline/{key}").content for key in (1, 4)]  # fills
-        hot = [asyncio.run(fast.cached_body(state, pages, f"/api/feeds/timeline/{key}", b""))
-               for key in (1, 4)]  # fmt: skip
-        assert hot == [None, routed[1]], "Alice's rules apply: the route answers her timeline"
+        if is_cluster(pipeline.redis):  # no fast path there: the cache's two calls
+            feeds = [get_feed(f"timeline:{key}", pipeline.runtime()) for key in (1, 4)]
+            cached = [isinstance(f, FlatFeed) and f.cached_page() is not None for f in feeds]
+            assert cached == [False, True], "Alice's rules apply: SQL answers her timeline"
+        else:
+            pages = fast.Pages(state.rt.redis)
+            hot = [asyncio.run(fast.cached_body(state, pages, f"/api/feeds/timeline/{key}", b""))
+                   for key in (1, 4)]  # fmt: skip
+            assert hot == [None, routed[1]], "Alice's rules apply: the route answers her timeline"
         shown_1 = [a["foreign_id"] for a in orjson.loads(routed[0])["activities"]]
         assert shown_1 == ["tweet:103", "tweet:101"]
 

@@ -50,9 +50,9 @@ def page(rt: Runtime, limit: int = 25, **cursor: int) -> bytes:
 
 
 def test_a_cached_page_reads_no_sql_and_is_the_uncached_page(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
+    rt, plain = runtime(db, feeds_redis), runtime(db, feeds_redis, read_cache_seconds=0)
     stored(rt, *(tagged(100 + n, 7 + n % 3, T0 + n * 1000) for n in range(8)))
     first = page(rt)
     with statements(db.engine) as seen:
@@ -68,9 +68,9 @@ def test_a_cached_page_reads_no_sql_and_is_the_uncached_page(
 
 
 def test_a_deleted_tweet_never_shows_even_while_its_feed_item_lingers(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     original = v1_tweet(101, "first #py", 7, timestamp_ms=T0, entities=v1_entities(tags=("py",)))
     retweet = v1_retweet(102, original, 8, T0 + 1000)
     stored(rt, line(original), line(retweet))
@@ -80,15 +80,15 @@ def test_a_deleted_tweet_never_shows_even_while_its_feed_item_lingers(
     assert (gone.verb, gone.object) == ("tweet", "tweet:101")
     stored(rt, v1_delete(101))
     # As if the feed write were not undone yet: the item is back in Redis.
-    redis_client.zadd(ids.redis_key(FEED), {ids.member(gone.id): gone.score})
+    feeds_redis.zadd(ids.redis_key(FEED), {ids.member(gone.id): gone.score})
     assert [a.verb for a in FlatFeed(FEED, rt)[:]] == ["retweet"]
     assert b'"foreign_id":"tweet:101"' not in page(rt)
     (retweeted,) = FlatFeed("user:8", rt)[:]
     assert retweeted.object == "tweet:101" and retweeted.object_data is None
 
 
-def test_a_newer_profile_shows_at_once(db: Database, redis_client: Any) -> None:
-    rt = runtime(db, redis_client)
+def test_a_newer_profile_shows_at_once(db: Database, feeds_redis: Any) -> None:
+    rt = runtime(db, feeds_redis)
     stored(rt, tagged(101, 7, T0, name="Old Name"))
     assert FlatFeed(FEED, rt)[0].actor_data["name"] == "Old Name"
     stored(rt, tagged(102, 7, T0 + 1000, name="New Name"))
@@ -96,8 +96,8 @@ def test_a_newer_profile_shows_at_once(db: Database, redis_client: Any) -> None:
     assert page(rt).count(b'"New Name"') == 2
 
 
-def test_a_value_read_before_a_commit_is_never_cached_after_it(redis_client: Any) -> None:
-    cache = HydratedCache(redis_client, 60)
+def test_a_value_read_before_a_commit_is_never_cached_after_it(feeds_redis: Any) -> None:
+    cache = HydratedCache(feeds_redis, 60)
     seen = cache.lookup([]).epochs["user"]
     cache.forget("pre", ["user"], ["o:user:7"])
     cache.fill([("o:user:7", "user", seen, b'"stale"')])
@@ -108,46 +108,46 @@ def test_a_value_read_before_a_commit_is_never_cached_after_it(redis_client: Any
     fresh = cache.lookup([]).epochs["user"]
     cache.fill([("o:user:7", "user", fresh, b'"new"')])
     assert cache.objects(["user:7"]) == {"user:7": b'"new"'}
-    assert not redis_client.keys("tweetfeed:hyd:h:*"), "every hold released"
+    assert not list(feeds_redis.scan_iter("{tweetfeed}:hyd:h:*")), "every hold released"
 
 
 def test_a_feed_redis_lost_is_rebuilt_on_read_and_served_cached(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
     first = page(rt)
-    redis_client.delete(ids.redis_key(FEED))
+    feeds_redis.delete(ids.redis_key(FEED))
     assert page(rt) == first
-    assert redis_client.zcard(ids.redis_key(FEED)) == 3
-    redis_client.flushdb()
+    assert feeds_redis.zcard(ids.redis_key(FEED)) == 3
+    feeds_redis.flushdb()
     assert page(rt) == first, "a cold cache and a lost feed"
 
 
 def test_a_feed_redis_lost_and_writes_made_again_is_rebuilt_whole(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
     """Redis loses everything mid-ingest; the next batches write the feed's key again, holding
     only them. A read must still see the whole feed, as SQL has it."""
-    rt, sql = runtime(db, redis_client), runtime(db, redis_client, feed_backend="sql")
+    rt, sql = runtime(db, feeds_redis), runtime(db, feeds_redis, feed_backend="sql")
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
     assert page(rt) == page(sql)
-    redis_client.flushdb()
+    feeds_redis.flushdb()
     stored(rt, *(tagged(200 + n, 7, T0 + 10_000 + n * 1000) for n in range(2)))
-    assert redis_client.zcard(ids.redis_key(FEED)) == 2, "the writes made the key again"
+    assert feeds_redis.zcard(ids.redis_key(FEED)) == 2, "the writes made the key again"
     assert page(rt) == page(sql)
-    assert redis_client.zcard(ids.redis_key(FEED)) == 5
+    assert feeds_redis.zcard(ids.redis_key(FEED)) == 5
 
 
 def test_a_write_that_lands_while_a_first_read_copies_the_feed_stays_in_it(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
     """A feed's first read in a Redis's life copies it from SQL; a tweet that commits and is
     written to Redis after that read's SQL query must not be dropped by the copy, nor a tweet
     deleted meanwhile put back."""
-    rt, sql = runtime(db, redis_client), runtime(db, redis_client, feed_backend="sql")
+    rt, sql = runtime(db, feeds_redis), runtime(db, feeds_redis, feed_backend="sql")
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
-    redis_client.flushdb()
+    feeds_redis.flushdb()
     with rt.sessions() as session:
         before = copies.sql(rt, session).all_items(FEED)  # the first read's SQL query
     stored(rt, tagged(200, 7, T0 + 10_000))  # commits, and reaches Redis, meanwhile
@@ -156,20 +156,20 @@ def test_a_write_that_lands_while_a_first_read_copies_the_feed_stays_in_it(
     assert cache is not None
     cache.fill(FEED, before)  # the first read's copy lands after it
     assert cache.whole(FEED)
-    assert redis_client.zcard(ids.redis_key(FEED)) == 3
+    assert feeds_redis.zcard(ids.redis_key(FEED)) == 3
     assert page(rt) == page(sql)
 
 
-def test_the_sql_backend_reads_the_same_page(db: Database, redis_client: Any) -> None:
-    rt = runtime(db, redis_client)
+def test_the_sql_backend_reads_the_same_page(db: Database, feeds_redis: Any) -> None:
+    rt = runtime(db, feeds_redis)
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
-    assert page(runtime(db, redis_client, feed_backend="sql")) == page(rt)
+    assert page(runtime(db, feeds_redis, feed_backend="sql")) == page(rt)
 
 
 def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
+    rt, plain = runtime(db, feeds_redis), runtime(db, feeds_redis, read_cache_seconds=0)
     original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
     stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
 
@@ -194,29 +194,29 @@ def test_a_reference_to_nothing_stored_is_cached_until_the_object_arrives(
 
 
 def test_a_batch_whose_worker_died_after_its_commit_refreshes_the_cache_when_it_runs_again(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
     stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
     assert b'"object_data":null' in FlatFeed("user:8", rt).read_page(25).json(), "cached as null"
-    request = IngestRequest.parse({"batch": parked.park(redis_client, [line(original)]),
+    request = IngestRequest.parse({"batch": parked.park(feeds_redis, [line(original)]),
                                    "source": "t"})  # fmt: skip
-    dying = DiesAfterCommit(db.sessions, redis_client, Settings(), sender=NoSends(), die_at=1)
+    dying = DiesAfterCommit(db.sessions, feeds_redis, Settings(), sender=NoSends(), die_at=1)
     with pytest.raises(Died):
         ingest(dying, request, attempt="first")
     ingest(rt, request, attempt="again")  # the task delivered again: the original is stored
     (shown,) = FlatFeed("user:8", rt)[:]
     assert shown.object_data is not None and shown.object_data["text"] == "the original"
-    plain = runtime(db, redis_client, read_cache_seconds=0)
+    plain = runtime(db, feeds_redis, read_cache_seconds=0)
     assert (
         FlatFeed("user:8", rt).read_page(25).json()
         == FlatFeed("user:8", plain).read_page(25).json()
     )
 
 
-def test_only_a_retweet_has_its_own_tweet_as_foreign_data(db: Database, redis_client: Any) -> None:
-    rt = runtime(db, redis_client)
+def test_only_a_retweet_has_its_own_tweet_as_foreign_data(db: Database, feeds_redis: Any) -> None:
+    rt = runtime(db, feeds_redis)
     original = v1_tweet(300, "the original #py", 9, timestamp_ms=T0,
                         entities=v1_entities(tags=("py",)))  # fmt: skip
     stored(rt, line(original), line(v1_retweet(301, original, 8, T0 + 1000)))
@@ -226,19 +226,17 @@ def test_only_a_retweet_has_its_own_tweet_as_foreign_data(db: Database, redis_cl
     assert page(rt).count(b'"foreign_data":null') == 1
 
 
-def test_an_activity_cached_in_the_older_form_is_read_again(
-    db: Database, redis_client: Any
-) -> None:
+def test_an_activity_cached_in_the_older_form_is_read_again(db: Database, feeds_redis: Any) -> None:
     """A blob cached before ``foreign_data`` names three references; it is read from SQL again
     and cached in the new form, not served without the retweet's own tweet."""
-    rt, plain = runtime(db, redis_client), runtime(db, redis_client, read_cache_seconds=0)
+    rt, plain = runtime(db, feeds_redis), runtime(db, feeds_redis, read_cache_seconds=0)
     original = v1_tweet(300, "the original", 9, timestamp_ms=T0)
     stored(rt, line(v1_retweet(301, original, 8, T0 + 1000)))
     first = FlatFeed("user:8", rt).read_page(25).json()
-    (key,) = redis_client.keys("tweetfeed:hyd:b:a:*")
-    refs, _, body = redis_client.get(key).partition(b"\n")
+    (key,) = list(feeds_redis.scan_iter("{tweetfeed}:hyd:b:a:*"))
+    refs, _, body = feeds_redis.get(key).partition(b"\n")
     assert refs == b"user:8\ttweet:300\t\ttweet:301"
-    redis_client.set(key, b"user:8\ttweet:300\t\n" + body)
+    feeds_redis.set(key, b"user:8\ttweet:300\t\n" + body)
     again = FlatFeed("user:8", rt).read_page(25).json()
     assert again == first == FlatFeed("user:8", plain).read_page(25).json()
-    assert redis_client.get(key).partition(b"\n")[0] == refs, "cached anew"
+    assert feeds_redis.get(key).partition(b"\n")[0] == refs, "cached anew"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.feeds import fanout, ids, manager
+from pipeline.feeds.storage.redis_scripts import REMOVED
 from pipeline.feeds.task_payloads import ChunkRequest, RemoveRequest, activity_row
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
@@ -57,18 +58,18 @@ def holding(rt: Runtime, activity_id: int) -> list[str]:
 
 
 def test_a_chunk_of_a_live_activity_is_written_without_a_word_to_sql(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     chunk = stored(rt, "tweet:1")
     assert written(db, rt, chunk) == []
     assert holding(rt, chunk.activity_id) == FOLLOWERS
 
 
 def test_a_chunk_that_arrives_after_its_activity_was_removed_writes_nothing(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     chunk = removed(rt, "tweet:2")
     assert written(db, rt, chunk) == [], "the record of removals answered; SQL was not needed"
     assert holding(rt, chunk.activity_id) == []
@@ -76,29 +77,29 @@ def test_a_chunk_that_arrives_after_its_activity_was_removed_writes_nothing(
 
 @pytest.mark.parametrize("why", ["planned too long ago", "Redis lost its data"])
 def test_when_the_record_cannot_vouch_for_a_chunk_sql_takes_back_a_removed_activity(
-    db: Database, redis_client: Any, why: str
+    db: Database, feeds_redis: Any, why: str
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     chunk = removed(rt, "tweet:3")
     if why == "Redis lost its data":
-        redis_client.flushdb()
+        feeds_redis.flushall()
     else:
         old = chunk.planned is not None and chunk.planned - 301_000  # over half the memory
         chunk = replace(chunk, planned=int(old))
         # The removal itself is forgotten too, as it would be once the memory has passed.
-        redis_client.delete("tweetfeed:removed")
+        feeds_redis.delete(REMOVED)
     assert written(db, rt, chunk), "SQL was asked"
     assert holding(rt, chunk.activity_id) == []
 
 
 def test_a_removal_is_remembered_only_for_the_configured_time(
-    db: Database, redis_client: Any
+    db: Database, feeds_redis: Any
 ) -> None:
-    rt = runtime(db, redis_client)
+    rt = runtime(db, feeds_redis)
     first = removed(rt, "tweet:4")
-    assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is not None
+    assert feeds_redis.zscore(REMOVED, ids.member(first.activity_id)) is not None
     # Backdate it past the memory: the next removal trims it away.
-    redis_client.zadd("tweetfeed:removed", {ids.member(first.activity_id): 1})
+    feeds_redis.zadd(REMOVED, {ids.member(first.activity_id): 1})
     removed(rt, "tweet:5")
-    assert redis_client.zscore("tweetfeed:removed", ids.member(first.activity_id)) is None
-    assert redis_client.zcard("tweetfeed:removed") == 1
+    assert feeds_redis.zscore(REMOVED, ids.member(first.activity_id)) is None
+    assert feeds_redis.zcard(REMOVED) == 1

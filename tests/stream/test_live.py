@@ -302,7 +302,7 @@ def test_counters_record_tweets_per_term_and_keep_alives(
         return sum(m.get(f"term:{term_id}", 0) for m in minutes) == 7
 
     eventually(counted, 15, "seven tweets counted for the term")
-    listener = pipeline.redis.hgetall("tweetfeed:listener:main")
+    listener = pipeline.redis.hgetall("{tweetfeed}:listener:main")
     assert listener[b"state"] == b"connected"
     assert int(listener[b"keep_alives"]) > 0 and int(listener[b"tweets_received"]) == 7
 

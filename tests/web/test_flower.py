@@ -33,7 +33,7 @@ def test_flower_asks_for_basic_auth_and_lists_tasks_by_name(
     assert requests.get(flower, auth=AUTH, timeout=5).status_code == 200
     wait_until(lambda: requests.get(f"{flower}/api/workers", auth=AUTH, timeout=5).json(), 30,
                "Flower to see the worker")  # fmt: skip
-    with Client(pipeline.redis_url) as client:
+    with Client(pipeline.broker_url) as client:
         client.add_activity(actor="user:1", verb="like", object="tweet:1", foreign_id="f:1")
 
     def listed() -> list[str]:

@@ -237,7 +237,7 @@ def test_terms_and_follows_are_managed_over_the_api(web: TestClient, pipeline: P
     assert web.post("/api/terms", json={"term": "  rust  "}, headers=AUTH).json()["term"] == "rust"
     assert [t["term"] for t in web.get("/api/terms").json()] == ["rust"]
     assert web.post("/api/terms", json={"term": "   "}, headers=AUTH).status_code == 422
-    assert pipeline.redis.get("tweetfeed:terms:fingerprint") is not None, "listeners were told"
+    assert pipeline.redis.get("{tweetfeed}:terms:fingerprint") is not None, "listeners were told"
     assert web.delete("/api/terms", params={"term": "rust"}, headers=AUTH).status_code == 204
     assert web.delete("/api/terms", params={"term": "rust"}, headers=AUTH).status_code == 404
     queued = web.post("/api/follows", json={"feed": "timeline:8", "target": "user:3"},

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from pipeline.feeds import follows, ids
 from pipeline.feeds.storage.base import Item, MaxLength, Source
 from pipeline.feeds.storage.redis import RedisFeedStore
+from pipeline.feeds.storage.redis_cluster import ClusterFeedStore
 from pipeline.feeds.storage.sql import SqlFeedStore
 from pipeline.runtime import Runtime
+from pipeline.store import redis_client
 
 
 def max_length(rt: Runtime) -> MaxLength:
@@ -51,7 +53,13 @@ def cache(rt: Runtime) -> RedisFeedStore | None:
     """The Redis feeds, or None when feeds are read from SQL (FEED_BACKEND=sql)."""
     if rt.settings.feed_backend != "redis":
         return None
-    return RedisFeedStore(rt.redis, max_length(rt), rt.settings.removal_memory_seconds)
+    return redis_feeds(rt)
+
+
+def redis_feeds(rt: Runtime) -> RedisFeedStore:
+    """The feeds in ``rt``'s Redis, one server or a cluster, whatever FEED_BACKEND says."""
+    kind = ClusterFeedStore if redis_client.is_cluster(rt.redis) else RedisFeedStore
+    return kind(rt.redis, max_length(rt), rt.settings.removal_memory_seconds)
 
 
 def cache_add(rt: Runtime, entries: list[tuple[str, Item]]) -> None:

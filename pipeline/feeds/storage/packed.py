@@ -4,7 +4,8 @@ redis-py packs every argument of a command in Python before hiredis sees it: 0.5
 EVALSHA with a thousand keys, against 0.08 ms for ``hiredis.pack_command`` alone (measured on
 a 2-core machine of this project's kind), and a fan-out chunk of 5,000 feeds makes five such
 calls. :func:`evalsha_many` sends a batch of calls of one script in one round trip on a
-connection of the client's pool and reads every reply.
+connection of the client's pool and reads every reply; on a Redis Cluster, one round trip to
+each master at once.
 """
 
 from __future__ import annotations
@@ -13,37 +14,50 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError
+
+from pipeline.store import redis_client
 
 Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args) of one call
+MOVES = 3  # times a command a cluster moved is sent again
 
 
 def evalsha_many(redis: Any, script: Any, calls: Sequence[Call]) -> list[Any]:
-    """Run ``script`` (from ``redis.register_script``) once per call, in one round trip, and
-    return the replies in order; raises the first error a call answered.
+    """Run ``script`` (from ``redis.register_script``) once per call, in one round trip per
+    server, and return the replies in order; raises the first error a call answered.
 
-    A server that does not know the script (restarted, or flushed) refused every call: it is
-    loaded and the batch sent again.
+    On a Redis Cluster each call goes to the master of its first key (the caller keeps a
+    call's keys in one slot). A server that does not know the script (restarted, or flushed)
+    refused the calls sent to it: it is loaded there and those calls are sent again.
     """
     replies = _send(redis, script.sha, calls)
-    if replies and all(isinstance(r, NoScriptError) for r in replies):
-        redis.script_load(script.script)
-        replies = _send(redis, script.sha, calls)
+    refused = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+    if refused:
+        for server in {
+            id(s): s for s in (_server(redis, _route(calls[i])) for i in refused)
+        }.values():
+            server.script_load(script.script)
+        again = _send(redis, script.sha, [calls[i] for i in refused])
+        for i, reply in zip(refused, again, strict=True):
+            replies[i] = reply
     return _raise_first_error(replies)
 
 
 def _send(redis: Any, sha: str, calls: Sequence[Call]) -> list[Any]:
-    return _round_trip(
-        redis, [hiredis.pack_command(("EVALSHA", sha, len(k), *k, *a)) for k, a in calls]
-    )
+    packed = [hiredis.pack_command(("EVALSHA", sha, len(k), *k, *a)) for k, a in calls]
+    return _round_trip(redis, packed, [_route(c) for c in calls])
 
 
-def commands(redis: Any, commands: Sequence[Sequence[Any]]) -> list[Any]:
+def _route(call: Call) -> str | None:
+    return call[0][0] if call[0] else None
+
+
+def commands(redis: Any, commands: Sequence[Sequence[Any]], route: str | None = None) -> list[Any]:
     """Send ``commands`` (each a tuple, ``("DEL", *keys)``), packed by hiredis, in one round
-    trip; return their replies in order, or raise the first error one answered."""
-    return _raise_first_error(
-        _round_trip(redis, [hiredis.pack_command(tuple(c)) for c in commands])
-    )
+    trip; return their replies in order, or raise the first error one answered. On a Redis
+    Cluster they all go to the master of key ``route``."""
+    packed = [hiredis.pack_command(tuple(c)) for c in commands]
+    return _raise_first_error(_round_trip(redis, packed, [route] * len(packed)))
 
 
 def _raise_first_error(replies: list[Any]) -> list[Any]:
@@ -53,18 +67,52 @@ def _raise_first_error(replies: list[Any]) -> list[Any]:
     return replies
 
 
-def _round_trip(redis: Any, packed: list[bytes]) -> list[Any]:
-    pool = redis.connection_pool
-    connection = pool.get_connection()
+def _server(redis: Any, key: str | None) -> Any:
+    if not redis_client.is_cluster(redis):
+        return redis
+    if key is None:
+        raise ValueError("a command sent to a Redis Cluster needs a key to route it by")
+    return redis_client.server_of(redis, key)
+
+
+def _round_trip(redis: Any, packed: list[bytes], routes: Sequence[str | None]) -> list[Any]:
+    """Each packed command to the server of its route key, every server's share sent before
+    any reply is read. A cluster that answers MOVED or ASK (slots moved) has its slot map read
+    again and those commands sent again: every command sent here may run twice."""
+    replies: list[Any] = [None] * len(packed)
+    todo = list(range(len(packed)))
+    for _ in range(MOVES):
+        by_server: dict[int, tuple[Any, list[int]]] = {}
+        for i in todo:
+            server = _server(redis, routes[i])
+            by_server.setdefault(id(server), (server, []))[1].append(i)
+        _exchange(list(by_server.values()), packed, replies)
+        todo = [i for i in todo if isinstance(replies[i], MovedError | AskError)]
+        if not todo:
+            break
+        redis.nodes_manager.initialize()
+    return replies
+
+
+def _exchange(shares: list[tuple[Any, list[int]]], packed: list[bytes], replies: list[Any]) -> None:
+    taken: list[tuple[Any, Any]] = []
     try:
-        connection.send_packed_command(packed)
-        return [_reply(connection) for _ in packed]
+        for server, indexes in shares:
+            pool = server.connection_pool
+            connection = pool.get_connection()
+            taken.append((pool, connection))
+            connection.send_packed_command([packed[i] for i in indexes])
+        for (_, connection), (_, indexes) in zip(taken, shares, strict=False):
+            for i in indexes:
+                replies[i] = _reply(connection)
     except BaseException:
         # A reply left unread would answer the next command on this connection.
-        connection.disconnect()
+        for _, connection in taken:
+            connection.disconnect()
         raise
     finally:
-        pool.release(connection)
+        for pool, connection in taken:
+            pool.release(connection)
 
 
 def _reply(connection: Any) -> Any:

@@ -6,20 +6,36 @@ Every script takes its feed keys in KEYS; the record and the marks are named her
 
 from __future__ import annotations
 
+from pipeline.control.redis_keys import NAMESPACE
 from pipeline.feeds import ids
 
 # Removed activities, kept for a while so that a late write of one is refused (a sorted set:
 # member the activity, score the removal in ms), and since when they have been kept (ms): a
 # Redis that lost its data has forgotten the removals before that.
-REMOVED = "tweetfeed:removed"
-REMOVED_SINCE = "tweetfeed:removed:since"
+REMOVED = NAMESPACE + "removed"
+REMOVED_SINCE = NAMESPACE + "removed:since"
 
 # Which feeds Redis holds whole: a feed is copied from SQL (rebuilt) the first time it is read
 # in this Redis's life, and marked here with the life's token (EPOCH, made by whoever needs it
 # first). A Redis that lost its data lost both, so every feed is rebuilt on its next read,
 # including one that writes made again since (holding only those).
-EPOCH = "tweetfeed:feeds:epoch"
-BUILT = "tweetfeed:feeds:built"
+EPOCH = NAMESPACE + "feeds:epoch"
+BUILT = NAMESPACE + "feeds:built"
+
+# Whether the removal record covers every removal since a write planned at ``planned`` (ms, -1:
+# unknown), the record keeping removals ``window`` ms.
+_COVERED = (
+    """
+local function covers(planned, window)
+  local since = tonumber(redis.call('GET', '"""
+    + REMOVED_SINCE
+    + """') or '-1')
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  return since >= 0 and planned >= since and now - planned < window
+end
+"""
+)
 
 # ARGV: the feeds' max length, when the write was planned (ms, -1: unknown), how old a planned
 # write may be for the removal record to cover it (ms), then a score and an activity id per
@@ -33,13 +49,10 @@ local keep = -(tonumber(ARGV[1]) + 1)
 local width = '%0"""
     + str(ids.MEMBER_WIDTH)
     + """d'
-local planned, window = tonumber(ARGV[2]), tonumber(ARGV[3])
-local since = tonumber(redis.call('GET', '"""
-    + REMOVED_SINCE
-    + """') or '-1')
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local covered = since >= 0 and planned >= since and now - planned < window
+"""
+    + _COVERED
+    + """
+local covered = covers(tonumber(ARGV[2]), tonumber(ARGV[3]))
 local gone = {}
 local function removed(member)
   if gone[member] == nil then
@@ -121,5 +134,40 @@ for i = 4, #ARGV, 2 do
 end
 redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[1]) + 1))
 redis.call('HSET', built, ARGV[2], ARGV[3])
+return 1
+"""
+
+
+# On a Redis Cluster, a write's feeds are on every master and the record on one: the record is
+# read before (and after) the write instead of inside it (``storage.redis_cluster``).
+#
+# KEYS: the record's since key, the record. ARGV: planned and window as ADD's, then members.
+# Returns 1 or 0 as ADD does, then the members the record holds.
+CHECK = (
+    _COVERED
+    + """
+local out = {covers(tonumber(ARGV[1]), tonumber(ARGV[2])) and 1 or 0}
+for i = 3, #ARGV do
+  if redis.call('ZSCORE', KEYS[2], ARGV[i]) then out[#out + 1] = ARGV[i] end
+end
+return out
+"""
+)
+
+# KEYS: feeds of one slot. ARGV: their max length, then one score and member for every key, or
+# a score and member per key. Adds and trims; every member is written.
+ADD_SLOT = """
+local keep = -(tonumber(ARGV[1]) + 1)
+if #ARGV == 3 then
+  for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, ARGV[2], ARGV[3])
+    redis.call('ZREMRANGEBYRANK', key, 0, keep)
+  end
+  return 1
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2 * i], ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYRANK', key, 0, keep)
+end
 return 1
 """

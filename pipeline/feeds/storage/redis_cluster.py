@@ -1,0 +1,141 @@
+"""The Redis feed backend on a Redis Cluster: the same sorted sets, spread over every master.
+
+Feeds hash to slots of their own; the removal record and the marks of feeds held whole are under
+the ``{tweetfeed}`` hash tag, on one master. A Lua script touches keys of one slot only, so
+what :class:`RedisFeedStore` does in one script is split here:
+
+- A write reads the removal record first (one call on its master), drops what it holds, writes
+  the rest with one call per slot, sent to every master at once (one round trip a master), then
+  reads the record again and takes out what was removed meanwhile. A removal records first and
+  takes out after, so one of the two sees the other: nothing removed stays in a feed.
+- A fill does the same for one feed, then marks it whole; a forget unmarks, then drops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pipeline.feeds import ids
+from pipeline.feeds.storage.base import Item, MaxLength, by_feed
+from pipeline.feeds.storage.packed import evalsha_many
+from pipeline.feeds.storage.redis import SCRIPT_BATCH, RedisFeedStore
+from pipeline.feeds.storage.redis_scripts import ADD_SLOT, BUILT, CHECK, REMOVED, REMOVED_SINCE
+
+Call = tuple[list[str], list[Any]]
+
+
+class ClusterFeedStore(RedisFeedStore):
+    """:class:`RedisFeedStore` on a ``redis.cluster.RedisCluster`` client."""
+
+    def __init__(self, redis: Any, max_length: MaxLength, removal_memory: float = 3600.0) -> None:
+        super().__init__(redis, max_length, removal_memory)
+        self._check = redis.register_script(CHECK)
+        self._add_slot = redis.register_script(ADD_SLOT)
+
+    def _run(self, calls: list[tuple[list[str], list[Any]]], planned: float | None) -> bool:
+        if not calls:
+            return True
+        members = sorted({ids.member(int(a)) for _, (_, *items) in calls for a in items[1::2]})
+        covered, gone = self._removed(planned, members)
+        per_slot = self._by_slot(calls, gone)
+        evalsha_many(self.redis, self._add_slot, per_slot)
+        _, late = self._removed(planned, members)
+        if late - gone:
+            self._take_out(per_slot, late - gone)
+        if not covered:
+            self.redis.set(REMOVED_SINCE, int(time.time() * 1000), nx=True)
+        return covered
+
+    def _removed(self, planned: float | None, members: Sequence[str]) -> tuple[bool, set[str]]:
+        """Whether the record covers a write planned then (see :meth:`write`), and which of
+        ``members`` it holds."""
+        when = -1 if planned is None else int(planned * 1000)
+        args = [when, int(self.removal_memory * 500), *members]
+        covered, *gone = self._check(keys=[REMOVED_SINCE, REMOVED], args=args)
+        return bool(covered), {m.decode() for m in gone}
+
+    def _by_slot(self, calls: list[Call], gone: set[str]) -> list[Call]:
+        """``calls`` (keys, [max length, score, id, ...]) as calls of one slot each, members
+        padded, without the members in ``gone``."""
+        slot_of = self.redis.keyslot
+        shared: dict[tuple[int, int, int, str], list[str]] = defaultdict(list)
+        paired: dict[tuple[int, int], list[tuple[str, Any, str]]] = defaultdict(list)
+        for keys, (kept, *items) in calls:
+            if len(items) == 2:
+                member = ids.member(int(items[1]))
+                if member not in gone:
+                    for key in keys:
+                        shared[slot_of(key), kept, items[0], member].append(key)
+                continue
+            for key, score, activity in zip(keys, items[::2], items[1::2], strict=True):
+                member = ids.member(int(activity))
+                if member not in gone:
+                    paired[slot_of(key), kept].append((key, score, member))
+        out: list[Call] = []
+        for (_, kept, score, member), keys in shared.items():
+            for start in range(0, len(keys), SCRIPT_BATCH):
+                out.append((keys[start : start + SCRIPT_BATCH], [kept, score, member]))
+        for (_, kept), rows in paired.items():
+            for start in range(0, len(rows), SCRIPT_BATCH):
+                part = rows[start : start + SCRIPT_BATCH]
+                out.append(
+                    ([k for k, _, _ in part], [kept, *(x for _, s, m in part for x in (s, m))])
+                )
+        return out
+
+    def _take_out(self, calls: list[Call], members: set[str]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, (_, *items) in calls:
+            written = items[1::2]
+            for i, key in enumerate(keys):
+                member = written[0] if len(written) == 1 else written[i]
+                if member in members:
+                    pipe.zrem(key, member)
+        pipe.execute()
+
+    def remove(self, entries: Sequence[tuple[str, int]], removed: Sequence[int] = ()) -> None:
+        """:meth:`RedisFeedStore.remove`, the record written (on its master) before any feed
+        is touched."""
+        if removed:
+            now = int(time.time() * 1000)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(REMOVED_SINCE, now, nx=True)
+            pipe.zadd(REMOVED, {ids.member(i): now for i in removed})
+            pipe.zremrangebyscore(REMOVED, "-inf", now - int(self.removal_memory * 1000))
+            pipe.execute()
+        if entries:
+            pipe = self.redis.pipeline(transaction=False)
+            for feed, members in by_feed(entries).items():
+                pipe.zrem(ids.redis_key(feed), *map(ids.member, members))
+            pipe.execute()
+
+    def fill(self, feed: str, items: Iterable[Item]) -> None:
+        """:meth:`RedisFeedStore.fill`: the items the record does not hold, then the mark."""
+        key, epoch, kept = ids.redis_key(feed), self._epoch(), self.max_length(feed)
+        pairs = [x for i in items for x in (i.score, i.activity_id)]
+        if pairs:
+            self._run([([key] * (len(pairs) // 2), [kept, *pairs])], time.time())
+        else:
+            self.redis.zremrangebyrank(key, 0, -(kept + 1))
+        self.redis.hset(BUILT, feed, epoch)
+
+    def forget(self, feeds: Sequence[str]) -> None:
+        """Unmark ``feeds``, then drop them: a read between the two copies a feed again."""
+        if feeds:
+            self.redis.hdel(BUILT, *feeds)
+            self.redis.delete(*map(ids.redis_key, feeds))
+
+    def replace(self, feed: str, items: Iterable[Item]) -> None:
+        key = ids.redis_key(feed)
+        mapping = {ids.member(i.activity_id): i.score for i in items}
+        epoch = self._epoch()
+        pipe = self.redis.pipeline(transaction=True)  # one key: one slot
+        pipe.delete(key)
+        if mapping:
+            pipe.zadd(key, mapping)
+            pipe.zremrangebyrank(key, 0, -(self.max_length(feed) + 1))
+        pipe.execute()
+        self.redis.hset(BUILT, feed, epoch)
