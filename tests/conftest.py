@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Base
+from pipeline.feeds import ids
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store.engine import make_engine, make_sessionmaker
@@ -154,6 +155,11 @@ def feeds_redis(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue(
         "redis_client" if request.param == "server" else "cluster_client"
     )
+
+
+def feed_key(client: Any, feed: str) -> str:
+    """``feed``'s Redis key as the feed store names it on ``client`` (one server, or a cluster)."""
+    return ids.key_for(is_cluster(client))(feed)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pipeline.feeds import activities, ids
 from pipeline.feeds.activities import ActivityRecord
 from pipeline.feeds.storage.base import Item
 from pipeline.runtime import Runtime
+from pipeline.store import redis_client
 
 RETWEET = "retweet"
 
@@ -50,8 +51,9 @@ def skipped(
         return set()
     written = set(pairs)
     pipe = rt.redis.pipeline(transaction=False)
+    key = ids.key_for(redis_client.is_cluster(rt.redis))
     for feed, _, original in checks:
-        pipe.zrevrank(ids.redis_key(feed), ids.member(original))
+        pipe.zrevrank(key(feed), ids.member(original))
     ranks = pipe.execute()
     return {
         (feed, retweet)

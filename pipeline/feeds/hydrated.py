@@ -95,15 +95,15 @@ def reply(answer: list[Any]) -> Lookup | None:
 
 def page_call(
     feed: str, limit: int, offset: int, before: int | None, after: int | None,
-    mark: bool = False,
+    mark: bool = False, cluster: bool = False,
 ) -> tuple[list[str], list[Any]]:  # fmt: skip
     """The keys and arguments of :data:`PAGE_SCRIPT` for a page of ``feed``: the newest, or
     the items before or after a cursor (an activity id). ``mark``: record the read (for
-    active-only fan-out)."""
+    active-only fan-out). ``cluster``: the feed's key as on a Redis Cluster."""
     mode = "before" if before is not None else "after" if after is not None else "newest"
     cursor = before if before is not None else after
     member = ids.member(cursor) if cursor is not None else ""
-    keys = [ids.redis_key(feed), *CHECKED_KEYS]
+    keys = [ids.key_for(cluster)(feed), *CHECKED_KEYS]
     owner = ids.owner(feed) or ""
     return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner,
                   "1" if mark else ""]  # fmt: skip
@@ -132,7 +132,7 @@ class HydratedCache:
     ) -> Lookup | None:  # fmt: skip
         """A page of ``feed`` (see :func:`page_call`) with its cached JSON; None when only the
         SQL path can tell the page."""
-        keys, args = page_call(feed, limit, offset, before, after, mark)
+        keys, args = page_call(feed, limit, offset, before, after, mark, self.cluster)
         if not self.cluster:
             return reply(self._page(keys=keys, args=args))
         # The feed and the cache are on different masters: the page, then the rest.

@@ -59,7 +59,7 @@ def masters(cluster: Any) -> list[redis.Redis]:
 
 
 def feeds_on(server: redis.Redis) -> int:
-    return sum(1 for _ in server.scan_iter("tweetfeed:feed:timeline:*", count=1000))
+    return sum(1 for _ in server.scan_iter("tweetfeed:feed:*:timeline:*", count=1000))
 
 
 def shown(p: Pipeline, feed: str) -> list[str]:
@@ -99,7 +99,7 @@ def test_fan_out_reads_removal_loss_and_rebuild_across_the_masters(
     p.wait_settled()
     both.remove("a2")
     # Every fan's Redis feed, on whichever master it is, holds a1 and a3 alone now.
-    held = {p.redis.zcard(ids.redis_key(f"timeline:{n}")) for n in range(FANS)}
+    held = {p.redis.zcard(ids.cluster_key(f"timeline:{n}")) for n in range(FANS)}
     assert held == {2}
     assert {n: shown(p, f"timeline:{n}") for n in sample} == {n: expected(n) for n in sample}
 

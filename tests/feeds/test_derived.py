@@ -13,7 +13,7 @@ from pipeline.bus.client import Client
 from pipeline.feeds.read import FlatFeed, get_feed
 from pipeline.feeds.rebuild import rebuild
 from pipeline.runtime import Runtime
-from tests.conftest import Pipeline
+from tests.conftest import Pipeline, feed_key
 from tests.factories import line, v1_tweet
 from tests.feeds.test_feeds import redeclare_queues
 from tests.scenario import BOB, CAROL, T0, follow_many, graph_and_stream, listen, send
@@ -38,7 +38,7 @@ def test_fan_out_writes_rows_for_origin_feeds_only(pipeline: Pipeline) -> None:
         feeds = set(session.scalars(select(FeedItem.feed).distinct()))
     assert feeds == {"user:1", "user:2", "user:3", "user:4", "hashtag:python", "term:9",
                      "notification:1", "notification:2", "notification:3"}  # fmt: skip
-    redis_timeline = pipeline.redis.zrange("tweetfeed:feed:timeline:1", 0, -1)
+    redis_timeline = pipeline.redis.zrange(feed_key(pipeline.redis, "timeline:1"), 0, -1)
     assert len(redis_timeline) == 4, "the follower feed is in Redis"
     assert shown(sql_only(pipeline), "timeline:1") == shown(pipeline.runtime(), "timeline:1")
 
@@ -70,7 +70,7 @@ def test_unfollowing_takes_out_of_redis_what_sql_no_longer_derives(pipeline: Pip
     send(pipeline, "tweetfeed.unfollow", feed="timeline:1", target="user:3")
     assert shown(pipeline.runtime(), "timeline:1") == ["tweet:105", "tweet:101"]
     assert shown(sql_only(pipeline), "timeline:1") == ["tweet:105", "tweet:101"]
-    members = pipeline.redis.zrange("tweetfeed:feed:timeline:1", 0, -1)
+    members = pipeline.redis.zrange(feed_key(pipeline.redis, "timeline:1"), 0, -1)
     assert len(members) == 2
 
 

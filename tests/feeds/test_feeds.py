@@ -23,7 +23,7 @@ from pipeline.feeds.readers import get_news_feeds, get_notification_feed, get_us
 from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
-from tests.conftest import Pipeline
+from tests.conftest import Pipeline, feed_key
 from tests.factories import line, v1_delete, v1_retweet, v1_tweet
 from tests.helpers import tweetfeed
 from tests.scenario import (
@@ -193,7 +193,7 @@ def test_a_celebrity_is_merged_at_read_time_into_the_same_page_a_full_fan_out_gi
     assert tweets(pipeline, "timeline:70") == everything
     assert tweets(pipeline, "timeline:75") == everything[::2]
     assert tweets(pipeline, "timeline:62") == everything[1::2], "three followers: chunked"
-    stored = pipeline.redis.zrange("tweetfeed:feed:timeline:70", 0, -1)
+    stored = pipeline.redis.zrange(feed_key(pipeline.redis, "timeline:70"), 0, -1)
     assert len(stored) == 5, "only user:50's tweets were written; user:51's are merged on read"
     timeline = get_feed("timeline:70", pipeline.runtime())
     assert isinstance(timeline, FlatFeed)
@@ -236,7 +236,7 @@ def test_after_redis_loses_everything_rebuild_and_reads_restore_the_same_feeds(
     result = tweetfeed("feeds", "rebuild", env=pipeline.env)
     assert result.returncode == 0, result.stderr.decode()
     assert b"rebuilt" in result.stdout
-    assert pipeline.redis.exists("tweetfeed:feed:timeline:1")
+    assert pipeline.redis.exists(feed_key(pipeline.redis, "timeline:1"))
     assert everything_readable(pipeline) == before
     pipeline.redis.flushdb()
     redeclare_queues(pipeline)

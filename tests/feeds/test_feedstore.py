@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
+from pipeline.feeds.ids import CLUSTER_BUCKETS, cluster_key, cluster_slot
 from pipeline.feeds.storage import packed
 from pipeline.feeds.storage.base import FeedStore, Item
 from pipeline.feeds.storage.redis import RedisFeedStore
@@ -21,7 +23,7 @@ from pipeline.feeds.storage.redis_cluster import ClusterFeedStore
 from pipeline.feeds.storage.sql import TRIM_MIN, SqlFeedStore
 from pipeline.store.redis_client import is_cluster
 from tests import cluster
-from tests.conftest import Database
+from tests.conftest import Database, feed_key
 
 MAX = 5
 
@@ -152,9 +154,9 @@ def test_a_redis_that_forgot_the_write_script_is_taught_it_again(feeds_redis: An
     feeds_redis.script_flush()
     store.add([(f"user:{n}", Item(2, 2)) for n in range(1, 2500)])  # one trip a server
     assert ids(store.page("user:1", 10)) == [2, 1]
-    assert feeds_redis.zcard("tweetfeed:feed:user:2499") == 1
+    assert feeds_redis.zcard(feed_key(feeds_redis, "user:2499")) == 1
     with pytest.raises(Exception, match="WRONGTYPE"):
-        feeds_redis.set("tweetfeed:feed:user:7", "not a feed")
+        feeds_redis.set(feed_key(feeds_redis, "user:7"), "not a feed")
         store.add([("user:7", Item(3, 3))])
     assert ids(store.page("user:1", 10)) == [2, 1], "the connection answers in step after it"
 
@@ -165,7 +167,7 @@ def test_on_a_cluster_a_write_follows_a_slot_that_moved(cluster_client: Any) -> 
     store = ClusterFeedStore(cluster_client, max_length)
     feeds = [f"user:{n}" for n in range(50)]
     store.add([(feed, Item(1, 1)) for feed in feeds])
-    key = "tweetfeed:feed:user:0"
+    key = cluster_key("user:0")
     slot = cluster_client.keyslot(key)
     now = cluster_client.nodes_manager.get_node_from_slot(slot)
     there = next(n for n in cluster_client.get_primaries() if n.name != now.name)
@@ -218,3 +220,11 @@ def test_packed_commands_answer_in_order_and_raise_the_first_error(redis_client:
         packed.commands(redis_client, [("INCR", "text"), ("INCR", "epoch")])
     assert redis_client.get("epoch") == b"2", "every command of the trip ran"
     assert redis_client.ping(), "the connection answers in step after it"
+
+
+def test_a_cluster_feed_key_names_one_of_the_buckets_and_its_slot_is_read_off_the_tag() -> None:
+    feeds = [f"timeline:{n}" for n in range(20_000)] + ["user:x-y_z", "notification:7"]
+    keys = [cluster_key(feed) for feed in feeds]
+    assert all(key.endswith(":" + feed) for key, feed in zip(keys, feeds, strict=True))
+    assert [cluster_slot(k) for k in keys] == [key_slot(k.encode()) for k in keys]
+    assert len({cluster_slot(k) for k in keys}) == CLUSTER_BUCKETS, "every bucket in use"

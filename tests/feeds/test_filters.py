@@ -16,7 +16,7 @@ from pipeline.bus.client import Client
 from pipeline.feeds.read import AggregatedFeed, FlatFeed, NotificationFeed, get_feed
 from pipeline.store.redis_client import is_cluster
 from pipeline.web import fast
-from tests.conftest import Pipeline
+from tests.conftest import Pipeline, feed_key
 from tests.feeds.test_feeds import author_stream
 from tests.scenario import ALICE, BOB, CAROL, DAVE, follow_many, graph_and_stream, listen, send
 from tests.web.test_web import AUTH, TOKEN, client_for
@@ -32,7 +32,7 @@ def shown(p: Pipeline, feed: str) -> list[str]:
 
 def in_redis(p: Pipeline, feed: str) -> list[str]:
     """The foreign ids of what the feed holds in Redis, newest first, without reading it."""
-    found = [int(m) for m in p.redis.zrevrange(f"tweetfeed:feed:{feed}", 0, -1)]
+    found = [int(m) for m in p.redis.zrevrange(feed_key(p.redis, feed), 0, -1)]
     with p.db.sessions() as session:
         names = {i: f for i, f in session.execute(select(Activity.id, Activity.foreign_id))}
     return [names[i] for i in found]

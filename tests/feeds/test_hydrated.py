@@ -18,7 +18,7 @@ from pipeline.ingest.request import IngestRequest
 from pipeline.ingest.service import ingest
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
-from tests.conftest import Database
+from tests.conftest import Database, feed_key
 from tests.factories import line, v1_delete, v1_entities, v1_retweet, v1_tweet
 from tests.helpers import Died, DiesAfterCommit, statements
 
@@ -80,7 +80,7 @@ def test_a_deleted_tweet_never_shows_even_while_its_feed_item_lingers(
     assert (gone.verb, gone.object) == ("tweet", "tweet:101")
     stored(rt, v1_delete(101))
     # As if the feed write were not undone yet: the item is back in Redis.
-    feeds_redis.zadd(ids.redis_key(FEED), {ids.member(gone.id): gone.score})
+    feeds_redis.zadd(feed_key(feeds_redis, FEED), {ids.member(gone.id): gone.score})
     assert [a.verb for a in FlatFeed(FEED, rt)[:]] == ["retweet"]
     assert b'"foreign_id":"tweet:101"' not in page(rt)
     (retweeted,) = FlatFeed("user:8", rt)[:]
@@ -117,9 +117,9 @@ def test_a_feed_redis_lost_is_rebuilt_on_read_and_served_cached(
     rt = runtime(db, feeds_redis)
     stored(rt, *(tagged(100 + n, 7, T0 + n * 1000) for n in range(3)))
     first = page(rt)
-    feeds_redis.delete(ids.redis_key(FEED))
+    feeds_redis.delete(feed_key(feeds_redis, FEED))
     assert page(rt) == first
-    assert feeds_redis.zcard(ids.redis_key(FEED)) == 3
+    assert feeds_redis.zcard(feed_key(feeds_redis, FEED)) == 3
     feeds_redis.flushdb()
     assert page(rt) == first, "a cold cache and a lost feed"
 
@@ -134,9 +134,9 @@ def test_a_feed_redis_lost_and_writes_made_again_is_rebuilt_whole(
     assert page(rt) == page(sql)
     feeds_redis.flushdb()
     stored(rt, *(tagged(200 + n, 7, T0 + 10_000 + n * 1000) for n in range(2)))
-    assert feeds_redis.zcard(ids.redis_key(FEED)) == 2, "the writes made the key again"
+    assert feeds_redis.zcard(feed_key(feeds_redis, FEED)) == 2, "the writes made the key again"
     assert page(rt) == page(sql)
-    assert feeds_redis.zcard(ids.redis_key(FEED)) == 5
+    assert feeds_redis.zcard(feed_key(feeds_redis, FEED)) == 5
 
 
 def test_a_write_that_lands_while_a_first_read_copies_the_feed_stays_in_it(
@@ -156,7 +156,7 @@ def test_a_write_that_lands_while_a_first_read_copies_the_feed_stays_in_it(
     assert cache is not None
     cache.fill(FEED, before)  # the first read's copy lands after it
     assert cache.whole(FEED)
-    assert feeds_redis.zcard(ids.redis_key(FEED)) == 3
+    assert feeds_redis.zcard(feed_key(feeds_redis, FEED)) == 3
     assert page(rt) == page(sql)
 
 

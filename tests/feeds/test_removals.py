@@ -15,7 +15,7 @@ from pipeline.feeds.storage.redis_scripts import REMOVED
 from pipeline.feeds.task_payloads import ChunkRequest, RemoveRequest, activity_row
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
-from tests.conftest import Database
+from tests.conftest import Database, feed_key
 from tests.helpers import statements
 
 pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
@@ -54,7 +54,7 @@ def written(db: Database, rt: Runtime, chunk: ChunkRequest) -> list[str]:
 
 def holding(rt: Runtime, activity_id: int) -> list[str]:
     member = ids.member(activity_id)
-    return [f for f in FOLLOWERS if rt.redis.zscore(ids.redis_key(f), member) is not None]
+    return [f for f in FOLLOWERS if rt.redis.zscore(feed_key(rt.redis, f), member) is not None]
 
 
 def test_a_chunk_of_a_live_activity_is_written_without_a_word_to_sql(

@@ -14,38 +14,43 @@ from collections.abc import Sequence
 from typing import Any
 
 import hiredis
+from redis.crc import key_slot
 from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError
 
 from pipeline.store import redis_client
 
 Call = tuple[Sequence[Any], Sequence[Any]]  # (keys, args) of one call
+Route = str | int | None  # what picks a cluster's master: a key, or a hash slot
 MOVES = 3  # times a command a cluster moved is sent again
 
 
-def evalsha_many(redis: Any, script: Any, calls: Sequence[Call]) -> list[Any]:
+def evalsha_many(
+    redis: Any, script: Any, calls: Sequence[Call], slots: Sequence[int] | None = None
+) -> list[Any]:
     """Run ``script`` (from ``redis.register_script``) once per call, in one round trip per
     server, and return the replies in order; raises the first error a call answered.
 
     On a Redis Cluster each call goes to the master of its first key (the caller keeps a
-    call's keys in one slot). A server that does not know the script (restarted, or flushed)
-    refused the calls sent to it: it is loaded there and those calls are sent again.
+    call's keys in one slot), or of its hash slot in ``slots`` when the caller knows them. A
+    server that does not know the script (restarted, or flushed) refused the calls sent to it:
+    it is loaded there and those calls are sent again.
     """
-    replies = _send(redis, script.sha, calls)
+    routes: list[Route] = list(slots) if slots is not None else [_route(c) for c in calls]
+    replies = _send(redis, script.sha, calls, routes)
     refused = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
     if refused:
-        for server in {
-            id(s): s for s in (_server(redis, _route(calls[i])) for i in refused)
-        }.values():
+        servers = [_server(redis, routes[i]) for i in refused]
+        for server in {id(s): s for s in servers}.values():
             server.script_load(script.script)
-        again = _send(redis, script.sha, [calls[i] for i in refused])
+        again = _send(redis, script.sha, [calls[i] for i in refused], [routes[i] for i in refused])
         for i, reply in zip(refused, again, strict=True):
             replies[i] = reply
     return _raise_first_error(replies)
 
 
-def _send(redis: Any, sha: str, calls: Sequence[Call]) -> list[Any]:
+def _send(redis: Any, sha: str, calls: Sequence[Call], routes: Sequence[Route]) -> list[Any]:
     packed = [hiredis.pack_command(("EVALSHA", sha, len(k), *k, *a)) for k, a in calls]
-    return _round_trip(redis, packed, [_route(c) for c in calls])
+    return _round_trip(redis, packed, routes)
 
 
 def _route(call: Call) -> str | None:
@@ -67,24 +72,31 @@ def _raise_first_error(replies: list[Any]) -> list[Any]:
     return replies
 
 
-def _server(redis: Any, key: str | None) -> Any:
+def _server(redis: Any, route: Route) -> Any:
+    """The plain client of the server for ``route``: a key, or a cluster hash slot."""
     if not redis_client.is_cluster(redis):
         return redis
-    if key is None:
+    if route is None:
         raise ValueError("a command sent to a Redis Cluster needs a key to route it by")
-    return redis_client.server_of(redis, key)
+    slot = route if isinstance(route, int) else key_slot(route.encode())
+    return redis.nodes_manager.get_node_from_slot(slot).redis_connection
 
 
-def _round_trip(redis: Any, packed: list[bytes], routes: Sequence[str | None]) -> list[Any]:
-    """Each packed command to the server of its route key, every server's share sent before
-    any reply is read. A cluster that answers MOVED or ASK (slots moved) has its slot map read
-    again and those commands sent again: every command sent here may run twice."""
+def _round_trip(redis: Any, packed: list[bytes], routes: Sequence[Route]) -> list[Any]:
+    """Each packed command to the server of its route (a key, or a cluster hash slot), every
+    server's share sent before any reply is read. A cluster that answers MOVED or ASK (slots
+    moved) has its slot map read again and those commands sent again: every command sent here
+    may run twice."""
     replies: list[Any] = [None] * len(packed)
     todo = list(range(len(packed)))
     for _ in range(MOVES):
         by_server: dict[int, tuple[Any, list[int]]] = {}
+        servers: dict[Route, Any] = {}
         for i in todo:
-            server = _server(redis, routes[i])
+            route = routes[i]
+            server = servers.get(route)
+            if server is None:
+                server = servers[route] = _server(redis, route)
             by_server.setdefault(id(server), (server, []))[1].append(i)
         _exchange(list(by_server.values()), packed, replies)
         todo = [i for i in todo if isinstance(replies[i], MovedError | AskError)]
@@ -101,7 +113,7 @@ def _exchange(shares: list[tuple[Any, list[int]]], packed: list[bytes], replies:
             pool = server.connection_pool
             connection = pool.get_connection()
             taken.append((pool, connection))
-            connection.send_packed_command([packed[i] for i in indexes])
+            connection.send_packed_command([b"".join([packed[i] for i in indexes])])
         for (_, connection), (_, indexes) in zip(taken, shares, strict=False):
             for i in indexes:
                 replies[i] = _reply(connection)

@@ -28,7 +28,13 @@ Call = tuple[list[str], list[Any]]
 
 
 class ClusterFeedStore(RedisFeedStore):
-    """:class:`RedisFeedStore` on a ``redis.cluster.RedisCluster`` client."""
+    """:class:`RedisFeedStore` on a ``redis.cluster.RedisCluster`` client, feeds named by
+    ``ids.cluster_key`` (one of ``ids.CLUSTER_BUCKETS`` slots each)."""
+
+    key = staticmethod(ids.cluster_key)
+
+    def keys(self, feeds: Sequence[str]) -> list[str]:
+        return [ids.cluster_key(feed) for feed in feeds]
 
     def __init__(self, redis: Any, max_length: MaxLength, removal_memory: float = 3600.0) -> None:
         super().__init__(redis, max_length, removal_memory)
@@ -40,8 +46,8 @@ class ClusterFeedStore(RedisFeedStore):
             return True
         members = sorted({ids.member(int(a)) for _, (_, *items) in calls for a in items[1::2]})
         covered, gone = self._removed(planned, members)
-        per_slot = self._by_slot(calls, gone)
-        evalsha_many(self.redis, self._add_slot, per_slot)
+        per_slot, slots = self._by_slot(calls, gone)
+        evalsha_many(self.redis, self._add_slot, per_slot, slots)
         _, late = self._removed(planned, members)
         if late - gone:
             self._take_out(per_slot, late - gone)
@@ -57,10 +63,11 @@ class ClusterFeedStore(RedisFeedStore):
         covered, *gone = self._check(keys=[REMOVED_SINCE, REMOVED], args=args)
         return bool(covered), {m.decode() for m in gone}
 
-    def _by_slot(self, calls: list[Call], gone: set[str]) -> list[Call]:
+    def _by_slot(self, calls: list[Call], gone: set[str]) -> tuple[list[Call], list[int]]:
         """``calls`` (keys, [max length, score, id, ...]) as calls of one slot each, members
-        padded, without the members in ``gone``."""
-        slot_of = self.redis.keyslot
+        padded, without the members in ``gone``; and each call's slot."""
+        slot_of = ids.cluster_slot
+
         shared: dict[tuple[int, int, int, str], list[str]] = defaultdict(list)
         paired: dict[tuple[int, int], list[tuple[str, Any, str]]] = defaultdict(list)
         for keys, (kept, *items) in calls:
@@ -75,16 +82,19 @@ class ClusterFeedStore(RedisFeedStore):
                 if member not in gone:
                     paired[slot_of(key), kept].append((key, score, member))
         out: list[Call] = []
-        for (_, kept, score, member), keys in shared.items():
+        slots: list[int] = []
+        for (slot, kept, score, member), keys in shared.items():
             for start in range(0, len(keys), SCRIPT_BATCH):
                 out.append((keys[start : start + SCRIPT_BATCH], [kept, score, member]))
-        for (_, kept), rows in paired.items():
+                slots.append(slot)
+        for (slot, kept), rows in paired.items():
             for start in range(0, len(rows), SCRIPT_BATCH):
                 part = rows[start : start + SCRIPT_BATCH]
                 out.append(
                     ([k for k, _, _ in part], [kept, *(x for _, s, m in part for x in (s, m))])
                 )
-        return out
+                slots.append(slot)
+        return out, slots
 
     def _take_out(self, calls: list[Call], members: set[str]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -109,12 +119,12 @@ class ClusterFeedStore(RedisFeedStore):
         if entries:
             pipe = self.redis.pipeline(transaction=False)
             for feed, members in by_feed(entries).items():
-                pipe.zrem(ids.redis_key(feed), *map(ids.member, members))
+                pipe.zrem(self.key(feed), *map(ids.member, members))
             pipe.execute()
 
     def fill(self, feed: str, items: Iterable[Item]) -> None:
         """:meth:`RedisFeedStore.fill`: the items the record does not hold, then the mark."""
-        key, epoch, kept = ids.redis_key(feed), self._epoch(), self.max_length(feed)
+        key, epoch, kept = self.key(feed), self._epoch(), self.max_length(feed)
         pairs = [x for i in items for x in (i.score, i.activity_id)]
         if pairs:
             self._run([([key] * (len(pairs) // 2), [kept, *pairs])], time.time())
@@ -126,10 +136,10 @@ class ClusterFeedStore(RedisFeedStore):
         """Unmark ``feeds``, then drop them: a read between the two copies a feed again."""
         if feeds:
             self.redis.hdel(BUILT, *feeds)
-            self.redis.delete(*map(ids.redis_key, feeds))
+            self.redis.delete(*map(self.key, feeds))
 
     def replace(self, feed: str, items: Iterable[Item]) -> None:
-        key = ids.redis_key(feed)
+        key = self.key(feed)
         mapping = {ids.member(i.activity_id): i.score for i in items}
         epoch = self._epoch()
         pipe = self.redis.pipeline(transaction=True)  # one key: one slot
