@@ -26,6 +26,7 @@ MODULES = {
     "ingest": "bench.ingest",
     "fanout": "bench.fanout",
     "fanout-vs-stream-framework": "bench.stream_framework",
+    "fanout-cluster": "bench.fanout_cluster",
     "read": "bench.read",
     "delivery": "bench.delivery",
     "listener-rss": "bench.listener_rss",

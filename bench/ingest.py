@@ -10,7 +10,7 @@ every line is accounted for:
 - tweetfeed: ``tweetfeed listen --from-file`` into ``celery -A workers worker -Q
   ingest,fanout,fanout_low -c 2``; raw payload kept (lz4), dedupe on, users, hashtags,
   mentions, activities and origin feeds written; done when the workers' ``lines`` counter in
-  ``tweetfeed:stats`` (added after each batch commits) reaches the file's count and no task is
+  ``{tweetfeed}:stats`` (added after each batch commits) reaches the file's count and no task is
   queued or unacknowledged. ``ingest-no-fanout`` is the same with
   TWEETFEED_DISABLE_FANOUT=true; ``ingest-graph`` is the same with a follow graph in place
   (:func:`follow_graph`: per author a log-normal follower count with median 100, three

@@ -88,6 +88,7 @@ def wait_landed(
     added: int,
     timeout: float,
     worker: subprocess.Popen[bytes],
+    broker: redis.Redis | None = None,
 ) -> None:
     """Return once every feed in ``keys`` holds ``added`` items more than its pre-fill.
 
@@ -97,7 +98,7 @@ def wait_landed(
     deadline = time.perf_counter() + timeout
     landed = 0
     while time.perf_counter() < deadline and worker.poll() is None:
-        pipe = client.pipeline(transaction=False)
+        pipe = (broker or client).pipeline(transaction=False)
         for queue in queues:
             pipe.llen(queue)
         pipe.hlen("unacked")
@@ -140,6 +141,7 @@ class Side:
 
     def __init__(self, server: PrivateRedis, db: int, followers: int, activities: int) -> None:
         self.server, self.client = server, server.client(db)
+        self.broker: redis.Redis = self.client  # where the worker's queues are
         self.followers, self.activities = followers, activities
         self.runs = 0
         self.cpu: list[float] = []  # CPU µs per write, per measured run
@@ -165,7 +167,8 @@ class Side:
         send()
         try:
             assert self.worker is not None
-            wait_landed(self.client, self.keys, self.queues, count, timeout, self.worker)
+            wait_landed(self.client, self.keys, self.queues, count, timeout, self.worker,
+                        self.broker)  # fmt: skip
         except RuntimeError as exc:
             raise RuntimeError(f"{self.name}: {exc}; worker log:\n{tail(self.log)}") from exc
         seconds = time.perf_counter() - begun
@@ -182,16 +185,18 @@ class Side:
 class Tweetfeed(Side):
     name = "tweetfeed"
     queues = ("fanout", "fanout_low")
+    database_name = DATABASE
+    key = staticmethod(ids.redis_key)  # a feed's key, as the feed store names it
 
     def setup(self) -> list[str]:
-        self.database = fresh_database(DATABASE)
+        self.database = fresh_database(self.database_name)
         engine = make_engine(self.database)
         target = ids.user_feed(AUTHOR)
         feeds = [f"timeline:{n}" for n in range(self.followers)]
         with make_sessionmaker(engine).begin() as session:
             follows.add(session, [(feed, target) for feed in feeds])
         engine.dispose()
-        self.keys = [ids.redis_key(feed) for feed in feeds]
+        self.keys = [self.key(feed) for feed in feeds]
         # Members far above any activity id a run creates, so that none is overwritten.
         prefill(self.client, self.keys, lambda n: ids.member(10**15 + n))
         self.env = environment(
@@ -202,16 +207,16 @@ class Tweetfeed(Side):
         )
         return [str(BIN / "celery"), "-A", "workers", "worker", "-Q", "fanout,fanout_low",
                 "-c", fanout_processes(), "--loglevel=WARNING",
-                "-n", "bench-sf-tweetfeed@%h"]  # fmt: skip
+                "-n", f"bench-sf-{self.name}@%h"]  # fmt: skip
 
     def groups(self) -> dict[str, Callable[[], Iterable[int]]]:
-        return {**super().groups(), "postgres": backends(DATABASE)}
+        return {**super().groups(), "postgres": backends(self.database_name)}
 
     def publish(self, run: int, count: int) -> tuple[Callable[[], None], Callable[[], list[str]]]:
         foreign = [f"bench:{run}:{n}" for n in range(count)]
 
         def send() -> None:
-            with Client(self.server.url(0)) as client:
+            with Client(self.env.get("TWEETFEED_BROKER_URL") or self.server.url(0)) as client:
                 for n, fid in enumerate(foreign):
                     tweet = f"tweet:{run * 1000 + n}"
                     client.add_activity(

@@ -4,7 +4,8 @@ but the feeds is under.
 
 NAMESPACE is a Redis Cluster hash tag: every key under it hashes to one slot, so the scripts,
 MULTIs and multi-key commands among them run on a cluster as on one server. Feeds
-(``tweetfeed:feed:*``) are named without it and spread over the cluster's slots.
+(``tweetfeed:feed:*``) are named without it and spread over the cluster's slots
+(``pipeline.feeds.ids.cluster_key``).
 """
 
 from __future__ import annotations

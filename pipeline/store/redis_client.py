@@ -6,7 +6,7 @@ server it cannot reach gets a plain client, as before (it connects on first use)
 
 On a cluster every key but the feeds is under the hash tag ``{tweetfeed}``
 (``pipeline.control.redis_keys.NAMESPACE``) and lives on the master that holds that slot;
-feeds spread over every master (``pipeline.feeds.storage.redis_cluster``).
+feeds spread over every master, in 1,024 slots (``pipeline.feeds.storage.redis_cluster``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The Redis feed backend on a Redis Cluster: the same sorted sets, spread over every master.
 
-Feeds hash to slots of their own; the removal record and the marks of feeds held whole are under
-the ``{tweetfeed}`` hash tag, on one master. A Lua script touches keys of one slot only, so
+Feeds are in ``ids.CLUSTER_BUCKETS`` slots, picked by their names (``ids.cluster_key``); the
+removal record and the marks of feeds held whole are under the ``{tweetfeed}`` hash tag, on one
+master. A Lua script touches keys of one slot only, so
 what :class:`RedisFeedStore` does in one script is split here:
 
 - A write reads the removal record first (one call on its master), drops what it holds, writes
