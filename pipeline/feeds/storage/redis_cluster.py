@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pipeline.feeds import ids
@@ -34,13 +34,13 @@ class ClusterFeedStore(RedisFeedStore):
 
     key = staticmethod(ids.cluster_key)
 
-    def keys(self, feeds: Sequence[str]) -> list[str]:
-        return [ids.cluster_key(feed) for feed in feeds]
-
     def __init__(self, redis: Any, max_length: MaxLength, removal_memory: float = 3600.0) -> None:
         super().__init__(redis, max_length, removal_memory)
         self._check = redis.register_script(CHECK)
         self._add_slot = redis.register_script(ADD_SLOT)
+
+    def keys(self, feeds: Sequence[str]) -> list[str]:
+        return [ids.cluster_key(feed) for feed in feeds]
 
     def _run(self, calls: list[tuple[list[str], list[Any]]], planned: float | None) -> bool:
         if not calls:
@@ -66,36 +66,32 @@ class ClusterFeedStore(RedisFeedStore):
 
     def _by_slot(self, calls: list[Call], gone: set[str]) -> tuple[list[Call], list[int]]:
         """``calls`` (keys, [max length, score, id, ...]) as calls of one slot each, members
-        padded, without the members in ``gone``; and each call's slot."""
+        padded, without the members in ``gone``; and each call's slot. A slot's keys share
+        calls: one naming its item once when every key gets the same one (a fan-out chunk),
+        else naming an item per key (an ingest batch, many items in few slots)."""
+        slots: dict[tuple[int, int], dict[tuple[Any, str], list[str]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         slot_of = ids.cluster_slot
-
-        shared: dict[tuple[int, int, int, str], list[str]] = defaultdict(list)
-        paired: dict[tuple[int, int], list[tuple[str, Any, str]]] = defaultdict(list)
         for keys, (kept, *items) in calls:
             if len(items) == 2:
                 member = ids.member(int(items[1]))
                 if member not in gone:
+                    item = (items[0], member)
                     for key in keys:
-                        shared[slot_of(key), kept, items[0], member].append(key)
+                        slots[slot_of(key), kept][item].append(key)
                 continue
             for key, score, activity in zip(keys, items[::2], items[1::2], strict=True):
                 member = ids.member(int(activity))
                 if member not in gone:
-                    paired[slot_of(key), kept].append((key, score, member))
+                    slots[slot_of(key), kept][score, member].append(key)
         out: list[Call] = []
-        slots: list[int] = []
-        for (slot, kept, score, member), keys in shared.items():
-            for start in range(0, len(keys), SCRIPT_BATCH):
-                out.append((keys[start : start + SCRIPT_BATCH], [kept, score, member]))
-                slots.append(slot)
-        for (slot, kept), rows in paired.items():
-            for start in range(0, len(rows), SCRIPT_BATCH):
-                part = rows[start : start + SCRIPT_BATCH]
-                out.append(
-                    ([k for k, _, _ in part], [kept, *(x for _, s, m in part for x in (s, m))])
-                )
-                slots.append(slot)
-        return out, slots
+        where: list[int] = []
+        for (slot, kept), by_item in slots.items():
+            for call in _calls(kept, by_item):
+                out.append(call)
+                where.append(slot)
+        return out, where
 
     def _take_out(self, calls: list[Call], members: set[str]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -150,3 +146,16 @@ class ClusterFeedStore(RedisFeedStore):
             pipe.zremrangebyrank(key, 0, -(self.max_length(feed) + 1))
         pipe.execute()
         self.redis.hset(BUILT, feed, epoch)
+
+
+def _calls(kept: int, by_item: dict[tuple[Any, str], list[str]]) -> Iterator[Call]:
+    """A slot's writes, SCRIPT_BATCH keys a call: its item named once if it has only one."""
+    if len(by_item) == 1:
+        (((score, member), keys),) = by_item.items()
+        for i in range(0, len(keys), SCRIPT_BATCH):
+            yield keys[i : i + SCRIPT_BATCH], [kept, score, member]
+        return
+    rows = [(key, item) for item, keys in by_item.items() for key in keys]
+    for i in range(0, len(rows), SCRIPT_BATCH):
+        part = rows[i : i + SCRIPT_BATCH]
+        yield [key for key, _ in part], [kept, *(x for _, item in part for x in item)]
