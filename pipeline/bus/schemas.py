@@ -8,7 +8,6 @@ sends). ``tests/bus/test_schemas.py`` holds the two to each other.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
@@ -24,7 +23,7 @@ from pipeline.feeds.task_payloads import (
     MAX_FOLLOWS,
     MAX_TO,
 )
-from pipeline.ingest.parked import KEY_PREFIX
+from pipeline.ingest.parked import KEY_PATTERN
 from pipeline.ingest.request import LATEST_TIME
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -89,7 +88,7 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "lines": {"type": "array", "items": {"type": "string"},
                       "description": "raw stream lines (v1.1 or v2 JSON), one per item"},
-            "batch": {"type": "string", "pattern": "^" + re.escape(KEY_PREFIX),
+            "batch": {"type": "string", "pattern": KEY_PATTERN,
                       "description": "the listener's parked batch (Redis key)"},
             "source": {"type": "string", "minLength": 1, "maxLength": 255},
             "received_at": {"type": ["number", "null"], "minimum": 0,

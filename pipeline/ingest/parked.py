@@ -10,6 +10,7 @@ nothing left to do.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,9 @@ from typing import Any
 from pipeline.control.redis_keys import NAMESPACE
 
 KEY_PREFIX = NAMESPACE + "batch:"
+# Batches parked before the keys moved under NAMESPACE: a task queued then still finds its lines.
+KEY_PREFIXES = (KEY_PREFIX, "tweetfeed:batch:")
+KEY_PATTERN = "^(" + "|".join(re.escape(p) for p in KEY_PREFIXES) + ")"
 STATS_KEY = NAMESPACE + "stats"
 ATTEMPT_PREFIX = NAMESPACE + "attempt:"
 
@@ -43,7 +47,7 @@ def park(redis: Any, lines: Sequence[bytes], key: str | None = None) -> str:
 
 def fetch(redis: Any, key: str) -> list[bytes] | None:
     """The parked lines, or None when the batch was already processed and released."""
-    if not key.startswith(KEY_PREFIX):
+    if not key.startswith(KEY_PREFIXES):
         raise ValueError(f"batch key must start with {KEY_PREFIX!r}")
     lines: list[bytes] = redis.lrange(key, 0, -1)
     return lines or None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.bus.errors import PayloadError
-from pipeline.ingest.parked import KEY_PREFIX
+from pipeline.ingest.parked import KEY_PREFIX, KEY_PREFIXES
 
 LATEST_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z, past what a datetime holds
 # A batch whose source starts so is an X compliance file: it applies deletes and stores nothing.
@@ -39,7 +39,7 @@ class IngestRequest:
             isinstance(lines, list) and all(isinstance(x, str) for x in lines)
         ):
             raise PayloadError("'lines' must be a list of strings")
-        if batch is not None and not (isinstance(batch, str) and batch.startswith(KEY_PREFIX)):
+        if batch is not None and not (isinstance(batch, str) and batch.startswith(KEY_PREFIXES)):
             raise PayloadError(f"'batch' must be a string starting with {KEY_PREFIX!r}")
         source = payload.get("source", "unknown")
         if not isinstance(source, str) or not source or len(source) > 255:

@@ -114,6 +114,19 @@ def test_another_app_can_send_lines_inline_by_task_name(pipeline: Pipeline) -> N
     wait_until(lambda: stored_ids(pipeline) == {3000, 3001}, 30, "inline lines to be stored")
 
 
+def test_a_batch_parked_under_the_keys_of_before_the_namespace_is_still_stored(
+    pipeline: Pipeline,
+) -> None:
+    """A task queued by a listener of an earlier release names its batch ``tweetfeed:batch:…``;
+    a worker of this one still stores it, and releases it."""
+    old = "tweetfeed:batch:queued-before-the-upgrade"
+    pipeline.redis.rpush(old, line(v1_tweet(3100)), line(v1_tweet(3101)))
+    TaskSender(pipeline.broker_url).send(routes.INGEST_BATCH, {"batch": old, "source": "x"})
+    wait_until(lambda: stored_ids(pipeline) == {3100, 3101}, 30, "the old batch to be stored")
+    wait_until(lambda: not pipeline.redis.exists(old), 10, "the old batch to be released")
+    assert not dead_letters(pipeline)
+
+
 def test_a_bad_payload_is_dead_lettered_with_its_reason_and_not_retried(
     pipeline: Pipeline,
 ) -> None:
