@@ -93,6 +93,10 @@ def reply(answer: list[Any]) -> Lookup | None:
     return Lookup(epochs, items, objects)
 
 
+# What decides whether Redis alone answers a page (PAGE_SCRIPT's keys after the feed's).
+CHECKED_KEYS = [ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED, ids.READS]
+
+
 def page_call(
     feed: str, limit: int, offset: int, before: int | None, after: int | None,
     mark: bool = False, cluster: bool = False,
@@ -107,9 +111,6 @@ def page_call(
     owner = ids.owner(feed) or ""
     return keys, [PREFIX, limit, offset, mode, member, ids.CELEBRITY_SENTINEL, feed, owner,
                   "1" if mark else ""]  # fmt: skip
-
-
-CHECKED_KEYS = [ids.CELEBRITIES, EPOCH, BUILT, ids.FILTERED, ids.READS]
 
 
 class HydratedCache:

@@ -39,11 +39,6 @@ class RedisFeedStore:
 
     key = staticmethod(ids.redis_key)  # a feed's sorted set
 
-    def keys(self, feeds: Sequence[str]) -> list[str]:
-        """:attr:`key` of each of ``feeds``, as fast as Python makes a list of them."""
-        prefix = ids.PREFIX
-        return [prefix + feed for feed in feeds]
-
     def __init__(self, redis: Any, max_length: MaxLength, removal_memory: float = 3600.0) -> None:
         self.redis = redis
         self.max_length = max_length
@@ -51,6 +46,11 @@ class RedisFeedStore:
         self._add = redis.register_script(ADD)
         self._page = redis.register_script(PAGE)
         self._fill = redis.register_script(FILL)
+
+    def keys(self, feeds: Sequence[str]) -> list[str]:
+        """:attr:`key` of each of ``feeds``, as fast as Python makes a list of them."""
+        prefix = ids.PREFIX
+        return [prefix + feed for feed in feeds]
 
     def add(self, entries: Sequence[tuple[str, Item]]) -> None:
         self.write(entries, None)
@@ -128,14 +128,22 @@ class RedisFeedStore:
         if not entries and not removed:
             return
         pipe = self.redis.pipeline(transaction=False)
+        self._record_removals(pipe, removed)
+        self._take_out_entries(pipe, entries)
+        pipe.execute()
+
+    def _record_removals(self, pipe: Any, removed: Sequence[int]) -> None:
+        """Queue on ``pipe`` the record of ``removed`` (and the trim of what it has kept past
+        the removal memory)."""
         if removed:
             now = int(time.time() * 1000)
             pipe.set(REMOVED_SINCE, now, nx=True)
             pipe.zadd(REMOVED, {ids.member(i): now for i in removed})
             pipe.zremrangebyscore(REMOVED, "-inf", now - int(self.removal_memory * 1000))
+
+    def _take_out_entries(self, pipe: Any, entries: Sequence[tuple[str, int]]) -> None:
         for feed, members in by_feed(entries).items():
             pipe.zrem(self.key(feed), *map(ids.member, members))
-        pipe.execute()
 
     def page(
         self,
@@ -206,14 +214,19 @@ class RedisFeedStore:
             pipe.execute()
 
     def replace(self, feed: str, items: Iterable[Item]) -> None:
-        """Make ``feed`` hold exactly ``items`` and mark it whole."""
+        """Make ``feed`` hold exactly ``items`` and mark it whole, in one MULTI."""
+        epoch = self._epoch()
+        pipe = self._replacing(feed, items)
+        pipe.hset(BUILT, feed, epoch)
+        pipe.execute()
+
+    def _replacing(self, feed: str, items: Iterable[Item]) -> Any:
+        """A MULTI pipeline that makes ``feed`` hold exactly ``items`` (trimmed), not sent."""
         key = self.key(feed)
         mapping = {ids.member(i.activity_id): i.score for i in items}
-        epoch = self._epoch()
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(key)
         if mapping:
             pipe.zadd(key, mapping)
             pipe.zremrangebyrank(key, 0, -(self.max_length(feed) + 1))
-        pipe.hset(BUILT, feed, epoch)
-        pipe.execute()
+        return pipe

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pipeline.feeds import ids
-from pipeline.feeds.storage.base import Item, MaxLength, by_feed
+from pipeline.feeds.storage.base import Item, MaxLength
 from pipeline.feeds.storage.packed import evalsha_many
 from pipeline.feeds.storage.redis import SCRIPT_BATCH, RedisFeedStore
 from pipeline.feeds.storage.redis_scripts import ADD_SLOT, BUILT, CHECK, REMOVED, REMOVED_SINCE
@@ -107,16 +107,12 @@ class ClusterFeedStore(RedisFeedStore):
         """:meth:`RedisFeedStore.remove`, the record written (on its master) before any feed
         is touched."""
         if removed:
-            now = int(time.time() * 1000)
             pipe = self.redis.pipeline(transaction=False)
-            pipe.set(REMOVED_SINCE, now, nx=True)
-            pipe.zadd(REMOVED, {ids.member(i): now for i in removed})
-            pipe.zremrangebyscore(REMOVED, "-inf", now - int(self.removal_memory * 1000))
+            self._record_removals(pipe, removed)
             pipe.execute()
         if entries:
             pipe = self.redis.pipeline(transaction=False)
-            for feed, members in by_feed(entries).items():
-                pipe.zrem(self.key(feed), *map(ids.member, members))
+            self._take_out_entries(pipe, entries)
             pipe.execute()
 
     def fill(self, feed: str, items: Iterable[Item]) -> None:
@@ -136,15 +132,9 @@ class ClusterFeedStore(RedisFeedStore):
             self.redis.delete(*map(self.key, feeds))
 
     def replace(self, feed: str, items: Iterable[Item]) -> None:
-        key = self.key(feed)
-        mapping = {ids.member(i.activity_id): i.score for i in items}
+        """:meth:`RedisFeedStore.replace`, the mark (on its master) after the feed's MULTI."""
         epoch = self._epoch()
-        pipe = self.redis.pipeline(transaction=True)  # one key: one slot
-        pipe.delete(key)
-        if mapping:
-            pipe.zadd(key, mapping)
-            pipe.zremrangebyrank(key, 0, -(self.max_length(feed) + 1))
-        pipe.execute()
+        self._replacing(feed, items).execute()  # one key: one slot
         self.redis.hset(BUILT, feed, epoch)
 
 
