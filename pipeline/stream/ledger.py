@@ -107,7 +107,7 @@ class HandoffLedger:
         self.folder.mkdir(parents=True)
         self._lock_file = (self.folder / "lock").open("w")  # held while we live
         fcntl.flock(self._lock_file, fcntl.LOCK_EX)
-        self._adopt(parent)
+        self._adopt(parent, at_start=True)
         self._thread = threading.Thread(target=self._watch, name="handoff-ledger", daemon=True)
         self._thread.start()
 
@@ -236,32 +236,48 @@ class HandoffLedger:
             lines = [file.read(length) for length in header["lengths"]]
         return header, Batch(lines, header["truncated"], header["received_at"])
 
-    def _adopt(self, parent: Path) -> None:
+    def _adopt(self, parent: Path, at_start: bool = False) -> None:
         """Take over the batches of listeners for this source that are gone: they go out
-        again at the first check (the server they went to is unknown)."""
+        again at the next check (the server they went to is unknown). Run at start, and at
+        every check, so that a hot standby takes over a dead listener's batches too; only at
+        start are empty folders removed (a listener starting now has one, not yet locked)."""
+        adopted = 0
         for folder in sorted(parent.iterdir()):
             if folder == self.folder or not folder.is_dir():
                 continue
-            with (folder / "lock").open("a") as other:
-                try:
-                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # its listener still runs
-                for path in sorted(folder.glob("*.batch")):
-                    moved = self.folder / path.name
-                    os.replace(path, moved)
-                    key = parked.KEY_PREFIX + path.stem
-                    self._entries[key] = _Entry(moved, "unknown")
+            try:
+                adopted += self._adopt_one(folder, at_start)
+            except FileNotFoundError:
+                continue  # another listener took it over first
+        if adopted:
+            log.warning("%d batches a listener that is gone handed on are not confirmed yet: "
+                        "they go out again", adopted)  # fmt: skip
+
+    def _adopt_one(self, folder: Path, at_start: bool) -> int:
+        """The batches of ``folder``, if its listener is gone; how many."""
+        adopted = 0
+        if not at_start and not any(folder.glob("*.batch")):
+            return 0
+        with (folder / "lock").open("r") as other:  # never made again once removed
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # its listener still runs
+            for path in sorted(folder.glob("*.batch")):
+                moved = self.folder / path.name
+                os.replace(path, moved)
+                self._entries[parked.KEY_PREFIX + path.stem] = _Entry(moved, "unknown")
+                adopted += 1
             for path in folder.iterdir():
                 path.unlink()
             folder.rmdir()
-        if self._entries:
-            log.warning("%d batches a previous listener handed on are not confirmed yet: "
-                        "they go out again", len(self._entries))  # fmt: skip
+        return adopted
 
     def _watch(self) -> None:
         while not self._stopped.wait(CHECK_EVERY):
             try:
+                with self._lock:
+                    self._adopt(self.folder.parent)
                 self.check()
             except redis_lib.RedisError as exc:
                 log.warning("cannot ask Redis which batches are committed: %s", exc)
